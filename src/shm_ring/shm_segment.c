@@ -1,0 +1,346 @@
+/*
+ * Shared segments that leave nothing behind.  The preferred kind is an
+ * anonymous memfd: it has no name, so a process killed at any moment leaves
+ * no file; peers obtain the descriptor with pidfd_getfd() or by opening
+ * /proc/PID/fd/N.  Where memfd is missing, or peers may not read the
+ * creator's descriptors (non-dumpable process, Yama, seccomp), a POSIX shm
+ * name is used instead; its creator writes an attach counter into the
+ * segment's first bytes and the last expected peer to attach removes the
+ * name, and any creator removes names whose creating process is gone.
+ */
+#define _GNU_SOURCE
+#include "shm_ring.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
+
+#include "shm_error.h"
+
+#define POSIX_PREFIX "btl_cma."
+
+static size_t page_round(size_t size)
+{
+    size_t pg = (size_t) sysconf(_SC_PAGESIZE);
+    return (size + pg - 1) / pg * pg;
+}
+
+static const char *space_hint(int e)
+{
+    switch (e) {
+    case ENOSPC:
+        return "the shared-memory file system is full or too small (check 'df /dev/shm'; "
+               "in a container raise --shm-size), or reduce the segment size";
+    case ENOMEM:
+        return "the system or this process's memory limit is exhausted; reduce the segment size";
+    case EMFILE:
+    case ENFILE:
+        return "too many open files; raise 'ulimit -n'";
+    case EACCES:
+    case EPERM:
+        return "permission denied on /dev/shm; check its mode (1777) and mount options";
+    case ENOSYS:
+        return "this kernel lacks the call; use the other segment kind";
+    default:
+        return "see the system error above";
+    }
+}
+
+static int size_segment(int fd, size_t size, unsigned flags, const char *what, shm_error_t *err)
+{
+    if (ftruncate(fd, (off_t) size) != 0) {
+        int e = errno;
+        return shm_error_set(err, -e, "sizing a %zu-byte %s segment failed: %s; %s", size, what,
+                             strerror(e), space_hint(e));
+    }
+    if (flags & SHM_SEGMENT_PREALLOCATE) {
+        int e = posix_fallocate(fd, 0, (off_t) size);
+        if (e != 0 && e != EOPNOTSUPP && e != EINVAL) {
+            return shm_error_set(err, -e, "reserving %zu bytes for a %s segment failed: %s; %s", size,
+                                 what, strerror(e), space_hint(e));
+        }
+    }
+    return 0;
+}
+
+static int map_segment(shm_segment_t *seg, int fd, size_t size, shm_error_t *err)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        return shm_error_set(err, -e, "mapping a %zu-byte shared segment failed: %s; %s", size,
+                             strerror(e), space_hint(e));
+    }
+    seg->base = p;
+    seg->size = size;
+    return 0;
+}
+
+/* Remove POSIX segment names whose creator no longer exists.  Only names of
+ * our own prefix and owned by us are touched. */
+static void reap_stale_names(void)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d) {
+        return;
+    }
+    struct dirent *de;
+    uid_t me = geteuid();
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, POSIX_PREFIX, strlen(POSIX_PREFIX)) != 0) {
+            continue;
+        }
+        /* btl_cma.<tag>.<pid>.<serial> */
+        const char *last = strrchr(de->d_name, '.');
+        if (!last || last == de->d_name) {
+            continue;
+        }
+        const char *p = last - 1;
+        while (p > de->d_name && *p != '.') {
+            --p;
+        }
+        long pid = strtol(p + 1, NULL, 10);
+        if (pid <= 0) {
+            continue;
+        }
+        char path[300];
+        struct stat st;
+        snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
+        if (stat(path, &st) != 0 || st.st_uid != me) {
+            continue;
+        }
+        if (kill((pid_t) pid, 0) != 0 && errno == ESRCH) {
+            char name[300];
+            snprintf(name, sizeof(name), "/%s", de->d_name);
+            shm_unlink(name);
+        }
+    }
+    closedir(d);
+}
+
+static int create_memfd(shm_segment_t *seg, size_t size, unsigned flags, const char *tag, shm_error_t *err)
+{
+    char name[SHM_SEGMENT_NAME_MAX];
+    snprintf(name, sizeof(name), "btl_cma.%s", tag ? tag : "seg");
+    int fd = (int) syscall(SYS_memfd_create, name, MFD_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return shm_error_set(err, -e, "memfd_create failed: %s; %s", strerror(e), space_hint(e));
+    }
+    int rc = size_segment(fd, size, flags, "memfd", err);
+    if (rc == 0) {
+        rc = map_segment(seg, fd, size, err);
+    }
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    seg->fd = fd;
+    seg->kind = SHM_SEGMENT_MEMFD;
+    return 0;
+}
+
+static int create_posix(shm_segment_t *seg, size_t size, unsigned flags, uint32_t nattach, const char *tag,
+                        shm_error_t *err)
+{
+    static _Atomic unsigned serial;
+    reap_stale_names();
+    snprintf(seg->name, sizeof(seg->name), "/" POSIX_PREFIX "%.16s.%d.%u", tag ? tag : "seg", (int) getpid(),
+             atomic_fetch_add(&serial, 1));
+    int fd = shm_open(seg->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        return shm_error_set(err, -e, "creating shared memory /dev/shm%s failed: %s; %s", seg->name,
+                             strerror(e), space_hint(e));
+    }
+    int rc = size_segment(fd, size, flags, "/dev/shm", err);
+    if (rc == 0) {
+        rc = map_segment(seg, fd, size, err);
+    }
+    close(fd);
+    if (rc) {
+        shm_unlink(seg->name);
+        seg->name[0] = '\0';
+        return rc;
+    }
+    seg->fd = -1;
+    seg->kind = SHM_SEGMENT_POSIX;
+    seg->nattach = nattach;
+    seg->attach_count = (_Atomic uint32_t *) seg->base;
+    atomic_store_explicit(seg->attach_count, 0, memory_order_relaxed);
+    if (nattach == 0) {
+        shm_segment_seal(seg);
+    }
+    return 0;
+}
+
+int shm_segment_create(shm_segment_t *seg, size_t size, int kind, unsigned flags, uint32_t nattach,
+                       const char *tag, shm_error_t *err)
+{
+    memset(seg, 0, sizeof(*seg));
+    seg->fd = -1;
+    if (size == 0 || size > ((size_t) 1 << 46)) {
+        return shm_error_set(err, -EINVAL, "segment size %zu is out of range", size);
+    }
+    size = page_round(size + SHM_SEGMENT_RESERVED);
+    seg->owner = 1;
+    seg->pid = getpid();
+    int rc;
+    switch (kind) {
+    case SHM_SEGMENT_MEMFD:
+        rc = create_memfd(seg, size, flags, tag, err);
+        break;
+    case SHM_SEGMENT_POSIX:
+        rc = create_posix(seg, size, flags, nattach, tag, err);
+        break;
+    case SHM_SEGMENT_AUTO:
+        rc = create_memfd(seg, size, flags, tag, err);
+        if (rc == -ENOSYS) {
+            rc = create_posix(seg, size, flags, nattach, tag, err);
+        }
+        break;
+    default:
+        rc = shm_error_set(err, -EINVAL, "unknown segment kind %d", kind);
+    }
+    return rc;
+}
+
+void shm_segment_describe(const shm_segment_t *seg, shm_segment_desc_t *desc)
+{
+    memset(desc, 0, sizeof(*desc));
+    desc->kind = (uint32_t) seg->kind;
+    desc->pid = (int32_t) seg->pid;
+    desc->fd = seg->fd;
+    desc->nattach = seg->nattach;
+    desc->size = seg->size;
+    memcpy(desc->name, seg->name, sizeof(desc->name));
+}
+
+static int fetch_peer_fd(pid_t pid, int fd, shm_error_t *err)
+{
+    int e1 = 0, e2;
+    int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd >= 0) {
+        int got = (int) syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+        e1 = errno;
+        close(pidfd);
+        if (got >= 0) {
+            return got;
+        }
+    } else {
+        e1 = errno;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int) pid, fd);
+    int got = open(path, O_RDWR | O_CLOEXEC);
+    if (got >= 0) {
+        return got;
+    }
+    e2 = errno;
+    if (e1 == ESRCH || e2 == ENOENT) {
+        return shm_error_set(err, -ESRCH,
+                             "process %d, which owns the shared segment, has exited or closed it", (int) pid);
+    }
+    return shm_error_set(err, -e2,
+                         "cannot obtain the shared-memory descriptor of process %d (pidfd_getfd: %s, %s: %s): "
+                         "the process is not dumpable, or ptrace access is restricted (Yama ptrace_scope, "
+                         "a seccomp profile, a different user namespace); use POSIX segments instead",
+                         (int) pid, strerror(e1), path, strerror(e2));
+}
+
+int shm_segment_attach(shm_segment_t *seg, const shm_segment_desc_t *desc, shm_error_t *err)
+{
+    memset(seg, 0, sizeof(*seg));
+    seg->fd = -1;
+    int fd;
+    if (desc->size == 0 || desc->size > ((uint64_t) 1 << 46)) {
+        return shm_error_set(err, -EINVAL, "segment description has an invalid size %llu",
+                             (unsigned long long) desc->size);
+    }
+    if (desc->kind == SHM_SEGMENT_MEMFD) {
+        fd = fetch_peer_fd(desc->pid, desc->fd, err);
+    } else if (desc->kind == SHM_SEGMENT_POSIX) {
+        char name[SHM_SEGMENT_NAME_MAX];
+        memcpy(name, desc->name, sizeof(name));
+        name[sizeof(name) - 1] = '\0';
+        if (name[0] != '/' || strncmp(name + 1, POSIX_PREFIX, strlen(POSIX_PREFIX)) != 0 || strchr(name + 1, '/')) {
+            return shm_error_set(err, -EINVAL, "segment name '%s' is not one of ours", name);
+        }
+        fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+        if (fd < 0) {
+            int e = errno;
+            return shm_error_set(err, -e, "opening /dev/shm%s of process %d failed: %s%s", name, (int) desc->pid,
+                                 strerror(e),
+                                 e == ENOENT ? " (its creator exited, or more peers attached than announced)"
+                                             : "");
+        }
+        memcpy(seg->name, name, sizeof(name));
+    } else {
+        return shm_error_set(err, -EINVAL, "segment description has unknown kind %u", desc->kind);
+    }
+    if (fd < 0) {
+        return fd;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (uint64_t) st.st_size < desc->size) {
+        close(fd);
+        return shm_error_set(err, -EPROTO, "shared segment of process %d is smaller than announced",
+                             (int) desc->pid);
+    }
+    int rc = map_segment(seg, fd, (size_t) desc->size, err);
+    close(fd);
+    if (rc) {
+        return rc;
+    }
+    seg->kind = (int) desc->kind;
+    seg->pid = desc->pid;
+    if (seg->kind == SHM_SEGMENT_POSIX) {
+        uint32_t n = atomic_fetch_add_explicit((_Atomic uint32_t *) seg->base, 1, memory_order_acq_rel) + 1;
+        if (n >= desc->nattach) {
+            shm_unlink(seg->name);
+        }
+        seg->name[0] = '\0';
+    }
+    return 0;
+}
+
+void shm_segment_seal(shm_segment_t *seg)
+{
+    if (seg->owner && seg->fd >= 0) {
+        close(seg->fd);
+        seg->fd = -1;
+    }
+    if (seg->owner && seg->name[0]) {
+        shm_unlink(seg->name); /* ENOENT: the last peer already removed it */
+        seg->name[0] = '\0';
+    }
+}
+
+void shm_segment_detach(shm_segment_t *seg)
+{
+    shm_segment_seal(seg);
+    if (seg->fd >= 0) {
+        close(seg->fd);
+        seg->fd = -1;
+    }
+    if (seg->base) {
+        munmap(seg->base, seg->size);
+        seg->base = NULL;
+    }
+}
