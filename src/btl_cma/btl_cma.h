@@ -1,0 +1,192 @@
+/*
+ * The cma BTL's shared declarations: the component singleton (parameters,
+ * this process's receive segment and rings, counters), the one module it
+ * creates, the wire format of what it publishes through the modex, and the
+ * prototypes every other file of the component implements.  Open MPI's
+ * headers come first (opal_config.h must precede everything); the ring
+ * library is reached only through shm_ring.h.
+ */
+#ifndef MCA_BTL_CMA_H
+#define MCA_BTL_CMA_H
+
+#include "opal_config.h"
+
+#include "opal/class/opal_free_list.h"
+#include "opal/class/opal_list.h"
+#include "opal/mca/btl/base/base.h"
+#include "opal/mca/btl/btl.h"
+#include "opal/threads/mutex.h"
+#include "opal/util/output.h"
+
+#include "shm_ring.h"
+
+BEGIN_C_DECLS
+
+/* Ring tags below 256 are the PML's active-message tags; the component's own
+ * control messages use the tags above. */
+enum {
+    MCA_BTL_CMA_TAG_GET_REQ = 256,  /* emulated get: please send me bytes   */
+    MCA_BTL_CMA_TAG_GET_DATA = 257, /* emulated get: bytes of a request      */
+    MCA_BTL_CMA_TAG_NO_SC = 258,    /* I cannot read your memory: stop RGET  */
+};
+
+enum mca_btl_cma_single_copy {
+    MCA_BTL_CMA_SC_AUTO = 0, /* use process_vm_readv where the probe allows */
+    MCA_BTL_CMA_SC_CMA = 1,  /* required: error if denied                  */
+    MCA_BTL_CMA_SC_NONE = 2, /* never: every byte through the rings        */
+};
+
+/* Counters exposed as MPI_T performance variables (see btl_cma_component.c).
+ * Updated with relaxed atomics: exact totals, no ordering needed. */
+typedef struct mca_btl_cma_counters_t {
+    uint64_t ring_sends;     /* messages written into a ring (eager + fragments) */
+    uint64_t ring_bytes;
+    uint64_t ring_recvs;
+    uint64_t ring_full;      /* ring-full back-pressure events */
+    uint64_t pipeline_frags; /* fragments sent through btl_send (copy pipeline) */
+    uint64_t pipeline_bytes;
+    uint64_t get_count;      /* btl_get served by process_vm_readv */
+    uint64_t get_bytes;
+    uint64_t put_count;      /* btl_put served by process_vm_writev */
+    uint64_t put_bytes;
+    uint64_t emulated_gets;  /* btl_get served through the rings */
+    uint64_t emulated_get_bytes;
+    uint64_t sc_fallbacks;   /* peers for which single copy was found denied */
+} mca_btl_cma_counters_t;
+
+#define MCA_BTL_CMA_COUNT(field, n) \
+    __atomic_fetch_add(&mca_btl_cma_component.counters.field, (uint64_t) (n), __ATOMIC_RELAXED)
+
+struct mca_btl_base_endpoint_t;
+
+typedef struct mca_btl_cma_component_t {
+    mca_btl_base_component_3_0_0_t super;
+
+    /* parameters (registered in btl_cma_component.c) */
+    int verbose;
+    int output;
+    unsigned int ring_size;
+    int single_copy;
+    size_t single_copy_min;
+    int segment_kind;
+    int free_list_max;
+    unsigned int liveness_ms;
+    int yield_idle;
+
+    /* state */
+    int local_rank;
+    int nlocal;
+    shm_segment_t segment;          /* my receive segment: nlocal rings */
+    size_t ring_stride;
+    uint32_t ring_cells;
+    shm_ring_consumer_t *rx;        /* rx[i]: ring written by local rank i */
+    opal_mutex_t *rx_lock;
+    struct mca_btl_base_endpoint_t **peers; /* by local rank, NULL until added */
+    bool *cannot_read_me;           /* by local rank: that peer's probe of us failed */
+    opal_list_t emu_waiting;        /* my emulated gets awaiting data */
+    uint64_t emu_next_cookie;
+    opal_free_list_t frags;
+    opal_mutex_t lock;
+    volatile int pending_sends;     /* endpoints with queued fragments */
+    uint64_t next_liveness_ns;
+    unsigned idle_polls;
+    volatile uint64_t probe_word;   /* read by peers' single-copy probe */
+    bool warned_sc_denied;
+    mca_btl_cma_counters_t counters;
+} mca_btl_cma_component_t;
+
+OPAL_MODULE_DECLSPEC extern mca_btl_cma_component_t mca_btl_cma_component;
+
+typedef struct mca_btl_cma_module_t {
+    mca_btl_base_module_t super;
+    mca_btl_base_module_error_cb_fn_t error_cb;
+} mca_btl_cma_module_t;
+
+extern mca_btl_cma_module_t mca_btl_cma;
+
+/* What each process publishes through the modex.  Fixed-width fields only:
+ * the peer reads it as raw bytes. */
+#define MCA_BTL_CMA_MODEX_VERSION 1u
+typedef struct mca_btl_cma_modex_t {
+    uint32_t version;
+    int32_t local_rank;
+    int32_t nrings;
+    uint32_t ring_cells;
+    uint64_t ring_offset; /* first ring, from the segment's start */
+    uint64_t ring_stride;
+    uint64_t probe_addr;  /* address of probe_word in the publisher */
+    uint64_t probe_value;
+    shm_segment_desc_t segment;
+} mca_btl_cma_modex_t;
+
+/* Registration handle sent to a peer inside ob1's RGET header: the bounds a
+ * single-copy request against this region must stay within. */
+struct mca_btl_base_registration_handle_t {
+    uint64_t base;
+    uint64_t size;
+};
+
+/* btl_cma_module.c */
+int mca_btl_cma_add_procs(struct mca_btl_base_module_t *btl, size_t nprocs, struct opal_proc_t **procs,
+                          struct mca_btl_base_endpoint_t **peers, struct opal_bitmap_t *reachable);
+int mca_btl_cma_del_procs(struct mca_btl_base_module_t *btl, size_t nprocs, struct opal_proc_t **procs,
+                          struct mca_btl_base_endpoint_t **peers);
+int mca_btl_cma_finalize(struct mca_btl_base_module_t *btl);
+void mca_btl_cma_peer_failed(struct mca_btl_base_endpoint_t *ep, const char *why);
+
+/* btl_cma_send.c */
+mca_btl_base_descriptor_t *mca_btl_cma_alloc(struct mca_btl_base_module_t *btl,
+                                             struct mca_btl_base_endpoint_t *ep, uint8_t order,
+                                             size_t size, uint32_t flags);
+int mca_btl_cma_free(struct mca_btl_base_module_t *btl, mca_btl_base_descriptor_t *des);
+mca_btl_base_descriptor_t *mca_btl_cma_prepare_src(struct mca_btl_base_module_t *btl,
+                                                   struct mca_btl_base_endpoint_t *ep,
+                                                   struct opal_convertor_t *conv, uint8_t order,
+                                                   size_t reserve, size_t *size, uint32_t flags);
+int mca_btl_cma_send(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpoint_t *ep,
+                     mca_btl_base_descriptor_t *des, mca_btl_base_tag_t tag);
+int mca_btl_cma_sendi(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpoint_t *ep,
+                      struct opal_convertor_t *conv, void *header, size_t header_size, size_t payload_size,
+                      uint8_t order, uint32_t flags, mca_btl_base_tag_t tag,
+                      mca_btl_base_descriptor_t **descriptor);
+int mca_btl_cma_send_ctrl(struct mca_btl_base_endpoint_t *ep, uint16_t tag, const void *hdr, size_t hdrlen,
+                          const void *data, size_t datalen);
+int mca_btl_cma_progress_pending(struct mca_btl_base_endpoint_t *ep);
+
+/* btl_cma_get.c / btl_cma_put.c */
+int mca_btl_cma_get(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpoint_t *ep, void *local_address,
+                    uint64_t remote_address, struct mca_btl_base_registration_handle_t *local_handle,
+                    struct mca_btl_base_registration_handle_t *remote_handle, size_t size, int flags,
+                    int order, mca_btl_base_rdma_completion_fn_t cbfunc, void *cbcontext, void *cbdata);
+int mca_btl_cma_put(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpoint_t *ep, void *local_address,
+                    uint64_t remote_address, struct mca_btl_base_registration_handle_t *local_handle,
+                    struct mca_btl_base_registration_handle_t *remote_handle, size_t size, int flags,
+                    int order, mca_btl_base_rdma_completion_fn_t cbfunc, void *cbcontext, void *cbdata);
+struct mca_btl_base_registration_handle_t *mca_btl_cma_register_mem(struct mca_btl_base_module_t *btl,
+                                                                    struct mca_btl_base_endpoint_t *ep,
+                                                                    void *base, size_t size, uint32_t flags);
+int mca_btl_cma_deregister_mem(struct mca_btl_base_module_t *btl,
+                               struct mca_btl_base_registration_handle_t *handle);
+void mca_btl_cma_handle_ctrl(uint16_t tag, int src_local_rank, const void *data, size_t len);
+void mca_btl_cma_single_copy_denied(struct mca_btl_base_endpoint_t *ep, int err, bool tell_peer);
+int mca_btl_cma_emu_progress(struct mca_btl_base_endpoint_t *ep);
+
+/* btl_cma_progress.c */
+int mca_btl_cma_component_progress(void);
+
+/* btl_cma_topo.c */
+const char *mca_btl_cma_topo_classify(const struct opal_proc_t *peer);
+
+/* btl_cma_component.c */
+void mca_btl_cma_show_help(const char *topic, const char *fallback, ...);
+
+#define MCA_BTL_CMA_VERBOSE(level, ...)                                        \
+    do {                                                                       \
+        if (mca_btl_cma_component.verbose >= (level)) {                        \
+            opal_output(mca_btl_cma_component.output, "btl:cma: " __VA_ARGS__); \
+        }                                                                      \
+    } while (0)
+
+END_C_DECLS
+
+#endif /* MCA_BTL_CMA_H */

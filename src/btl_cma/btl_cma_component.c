@@ -1,0 +1,461 @@
+/*
+ * The cma component: how Open MPI finds and configures it.  Registration of
+ * every MCA parameter and MPI_T performance variable, open/close, and
+ * btl_init, which creates this process's receive segment (one ring per
+ * local rank), formats the rings it will consume, and publishes through the
+ * modex what a peer needs to attach.  Also the help-message helper that
+ * keeps errors readable when the help file is not installed.
+ */
+#include "btl_cma.h"
+#include "btl_cma_endpoint.h"
+#include "btl_cma_frag.h"
+
+#include "opal/mca/base/mca_base_pvar.h"
+#include "opal/mca/base/mca_base_var.h"
+#include "opal/mca/pmix/pmix.h"
+#include "opal/util/proc.h"
+#include "opal/util/show_help.h"
+
+#include <dlfcn.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+static int cma_register(void);
+static int cma_open(void);
+static int cma_close(void);
+static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_threads, bool enable_mpi_threads);
+
+mca_btl_cma_component_t mca_btl_cma_component = {
+    .super = {
+        .btl_version = {
+            MCA_BTL_DEFAULT_VERSION("cma"),
+            .mca_open_component = cma_open,
+            .mca_close_component = cma_close,
+            .mca_register_component_params = cma_register,
+        },
+        .btl_data = {.param_field = MCA_BASE_METADATA_PARAM_CHECKPOINT},
+        .btl_init = cma_init,
+        .btl_progress = mca_btl_cma_component_progress,
+    },
+};
+
+/* ---------------------------------------------------------------------- */
+/* help messages                                                           */
+
+static char help_dirs_added;
+
+/* opal_show_help finds help-btl-cma.txt only in Open MPI's data directory
+ * and in directories added at run time.  Ours sits beside the installed
+ * mca_btl_cma.so (and, in the build tree, one level above .libs). */
+static const char *help_file_dir(void)
+{
+    static char dir[PATH_MAX];
+    Dl_info info;
+    if (dir[0] || !dladdr((void *) &mca_btl_cma_component, &info) || !info.dli_fname) {
+        return dir[0] ? dir : NULL;
+    }
+    char so[PATH_MAX];
+    snprintf(so, sizeof(so), "%s", info.dli_fname);
+    const char *candidates[2];
+    char parent[PATH_MAX + 4];
+    snprintf(dir, sizeof(dir), "%s", dirname(so));
+    snprintf(parent, sizeof(parent), "%s/..", dir);
+    candidates[0] = dir;
+    candidates[1] = parent;
+    for (int i = 0; i < 2; ++i) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof(path), "%s/help-btl-cma.txt", candidates[i]);
+        if (access(path, R_OK) == 0) {
+            memmove(dir, candidates[i], strlen(candidates[i]) + 1);
+            return dir;
+        }
+    }
+    dir[0] = '\0';
+    return NULL;
+}
+
+void mca_btl_cma_show_help(const char *topic, const char *fallback, ...)
+{
+    va_list ap;
+    const char *dir = help_file_dir();
+    if (dir && !help_dirs_added) {
+        opal_show_help_add_dir(dir);
+        help_dirs_added = 1;
+    }
+    va_start(ap, fallback);
+    if (dir) {
+        opal_show_vhelp("help-btl-cma.txt", topic, true, ap);
+    } else {
+        /* No help file: say the same thing in one paragraph. */
+        char msg[2048];
+        vsnprintf(msg, sizeof(msg), fallback, ap);
+        opal_output(0, "btl:cma (%s, pid %d): %s", opal_process_info.nodename ? opal_process_info.nodename : "?",
+                    (int) getpid(), msg);
+    }
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------------- */
+/* parameters and performance variables                                    */
+
+static int register_counter(const char *name, const char *desc, uint64_t *storage)
+{
+    return mca_base_component_pvar_register(&mca_btl_cma_component.super.btl_version, name, desc, OPAL_INFO_LVL_4,
+                                            MCA_BASE_PVAR_CLASS_COUNTER, MCA_BASE_VAR_TYPE_UNSIGNED_LONG, NULL,
+                                            MCA_BASE_VAR_BIND_NO_OBJECT,
+                                            MCA_BASE_PVAR_FLAG_READONLY | MCA_BASE_PVAR_FLAG_CONTINUOUS, NULL,
+                                            NULL, NULL, storage);
+}
+
+static int cma_register(void)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    const mca_base_component_t *v = &c->super.btl_version;
+    mca_base_var_enum_t *e;
+
+    c->verbose = 0;
+    mca_base_component_var_register(v, "verbose",
+                                    "Diagnostics: 0 none, 1 decisions at startup (segment kind, thresholds, "
+                                    "single copy per peer), 10 every connection, 100 everything",
+                                    MCA_BASE_VAR_TYPE_INT, NULL, 0, MCA_BASE_VAR_FLAG_SETTABLE, OPAL_INFO_LVL_5,
+                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->verbose);
+
+    c->ring_size = 128 * 1024;
+    mca_base_component_var_register(v, "ring_size",
+                                    "Bytes of each per-peer receive ring (rounded up to a power of two; raised "
+                                    "automatically to hold two of the largest fragment)",
+                                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_4,
+                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->ring_size);
+
+    static const mca_base_var_enum_value_t sc_values[] = {
+        {MCA_BTL_CMA_SC_AUTO, "auto"}, {MCA_BTL_CMA_SC_CMA, "cma"}, {MCA_BTL_CMA_SC_NONE, "none"}, {0, NULL}};
+    mca_base_var_enum_create("btl_cma_single_copy", sc_values, &e);
+    c->single_copy = MCA_BTL_CMA_SC_AUTO;
+    mca_base_component_var_register(v, "single_copy",
+                                    "Large-message protocol: auto (process_vm_readv where permitted, rings "
+                                    "otherwise, warning once), cma (same, error if denied), none (copy "
+                                    "pipeline through the rings only)",
+                                    MCA_BASE_VAR_TYPE_INT, e, 0, 0, OPAL_INFO_LVL_3, MCA_BASE_VAR_SCOPE_LOCAL,
+                                    &c->single_copy);
+    OBJ_RELEASE(e);
+
+    c->single_copy_min = 256 * 1024;
+    mca_base_component_var_register(v, "single_copy_min",
+                                    "Smallest message (bytes) sent by single copy; smaller messages above the "
+                                    "eager limit go through the copy pipeline",
+                                    MCA_BASE_VAR_TYPE_SIZE_T, NULL, 0, 0, OPAL_INFO_LVL_4,
+                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->single_copy_min);
+
+    static const mca_base_var_enum_value_t seg_values[] = {
+        {SHM_SEGMENT_AUTO, "auto"}, {SHM_SEGMENT_MEMFD, "memfd"}, {SHM_SEGMENT_POSIX, "posix"}, {0, NULL}};
+    mca_base_var_enum_create("btl_cma_segment", seg_values, &e);
+    c->segment_kind = SHM_SEGMENT_AUTO;
+    mca_base_component_var_register(v, "segment",
+                                    "Shared segment kind: auto (memfd, or posix when this process is not "
+                                    "dumpable), memfd (no file ever exists), posix (/dev/shm file removed once "
+                                    "all peers attached)",
+                                    MCA_BASE_VAR_TYPE_INT, e, 0, 0, OPAL_INFO_LVL_4, MCA_BASE_VAR_SCOPE_LOCAL,
+                                    &c->segment_kind);
+    OBJ_RELEASE(e);
+
+    c->free_list_max = -1;
+    mca_base_component_var_register(v, "free_list_max",
+                                    "Most send descriptors to allocate (-1: unlimited)", MCA_BASE_VAR_TYPE_INT,
+                                    NULL, 0, 0, OPAL_INFO_LVL_5, MCA_BASE_VAR_SCOPE_LOCAL, &c->free_list_max);
+
+    c->liveness_ms = 200;
+    mca_base_component_var_register(v, "liveness_ms",
+                                    "Milliseconds between checks that peers are alive (a dead peer is reported "
+                                    "to the PML within about this time; 0 disables)",
+                                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_5,
+                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->liveness_ms);
+
+    c->yield_idle = -1;
+    mca_base_component_var_register(v, "yield_idle",
+                                    "Call sched_yield() after this many consecutive progress calls that found "
+                                    "nothing (0: never; -1: 64 when local ranks outnumber online cores, else "
+                                    "never)",
+                                    MCA_BASE_VAR_TYPE_INT, NULL, 0, 0, OPAL_INFO_LVL_5, MCA_BASE_VAR_SCOPE_LOCAL,
+                                    &c->yield_idle);
+
+    /* Defaults of the generic BTL parameters (btl_cma_eager_limit, ...). */
+    mca_btl_base_module_t *m = &mca_btl_cma.super;
+    /* Above vader's (MCA_BTL_EXCLUSIVITY_HIGH): with both loaded, on-node
+     * peers go through cma alone instead of being striped over both. */
+    m->btl_exclusivity = MCA_BTL_EXCLUSIVITY_HIGH + 1;
+    m->btl_eager_limit = 8 * 1024;
+    m->btl_rndv_eager_limit = 8 * 1024;
+    m->btl_max_send_size = 32 * 1024;
+    /* Huge: the receiver must never turn a send it chose to pipeline
+     * through the rings into an RDMA pipeline. */
+    m->btl_rdma_pipeline_send_length = SIZE_MAX >> 1;
+    m->btl_rdma_pipeline_frag_size = SIZE_MAX >> 1;
+    m->btl_min_rdma_pipeline_size = SIZE_MAX >> 1;
+    m->btl_latency = 1;
+    m->btl_bandwidth = 40000;
+    /* GET only: ob1 then uses RGET (receiver reads) for the messages whose
+     * registration we accept and the copy pipeline for the rest. */
+    m->btl_flags = MCA_BTL_FLAGS_SEND | MCA_BTL_FLAGS_GET;
+    m->btl_registration_handle_size = sizeof(struct mca_btl_base_registration_handle_t);
+    m->btl_get_limit = SIZE_MAX >> 1;
+    m->btl_put_limit = SIZE_MAX >> 1;
+    m->btl_get_alignment = 0;
+    m->btl_put_alignment = 0;
+    int rc = mca_btl_base_param_register(&c->super.btl_version, m);
+    if (OPAL_SUCCESS != rc) {
+        return rc;
+    }
+
+    register_counter("ring_sends", "Messages written into shared-memory rings (eager sends, fragments, control)",
+                     &c->counters.ring_sends);
+    register_counter("ring_bytes", "Bytes written into shared-memory rings", &c->counters.ring_bytes);
+    register_counter("ring_recvs", "Messages read from shared-memory rings", &c->counters.ring_recvs);
+    register_counter("ring_full", "Times a ring was full and a send had to wait (back-pressure)",
+                     &c->counters.ring_full);
+    register_counter("pipeline_frags", "Descriptors sent with btl_send (copy pipeline and control)",
+                     &c->counters.pipeline_frags);
+    register_counter("pipeline_bytes", "Bytes sent with btl_send", &c->counters.pipeline_bytes);
+    register_counter("get_count", "Single-copy reads (process_vm_readv)", &c->counters.get_count);
+    register_counter("get_bytes", "Bytes moved by single-copy reads", &c->counters.get_bytes);
+    register_counter("put_count", "Single-copy writes (process_vm_writev)", &c->counters.put_count);
+    register_counter("put_bytes", "Bytes moved by single-copy writes", &c->counters.put_bytes);
+    register_counter("emulated_gets", "Reads served through the rings because single copy was denied",
+                     &c->counters.emulated_gets);
+    register_counter("emulated_get_bytes", "Bytes of reads served through the rings",
+                     &c->counters.emulated_get_bytes);
+    register_counter("single_copy_fallbacks", "Peers for which single copy was found denied",
+                     &c->counters.sc_fallbacks);
+    return OPAL_SUCCESS;
+}
+
+static int cma_open(void)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    c->output = opal_output_open(NULL);
+    opal_output_set_verbosity(c->output, c->verbose);
+    OBJ_CONSTRUCT(&c->frags, opal_free_list_t);
+    OBJ_CONSTRUCT(&c->emu_waiting, opal_list_t);
+    OBJ_CONSTRUCT(&c->lock, opal_mutex_t);
+    return OPAL_SUCCESS;
+}
+
+static int cma_close(void)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    OBJ_DESTRUCT(&c->frags);
+    OBJ_DESTRUCT(&c->emu_waiting);
+    OBJ_DESTRUCT(&c->lock);
+    if (c->output > 0) {
+        opal_output_close(c->output);
+        c->output = -1;
+    }
+    return OPAL_SUCCESS;
+}
+
+/* ---------------------------------------------------------------------- */
+/* btl_init                                                                */
+
+static uint32_t pow2_at_least(uint64_t x)
+{
+    uint32_t p = SHM_RING_MIN_CELLS;
+    while (p < x && p < SHM_RING_MAX_CELLS) {
+        p <<= 1;
+    }
+    return p;
+}
+
+static int yama_scope(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
+    int v = 0;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1) {
+            v = 0;
+        }
+        fclose(f);
+    }
+    return v;
+}
+
+static int create_segment(void)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    mca_btl_base_module_t *m = &mca_btl_cma.super;
+    shm_error_t err = {0};
+
+    /* Two of the largest message must fit the ring (see shm_ring_max_payload). */
+    size_t largest = m->btl_eager_limit > m->btl_max_send_size ? m->btl_eager_limit : m->btl_max_send_size;
+    uint32_t cells = pow2_at_least(c->ring_size / SHM_RING_CELL_SIZE);
+    uint32_t need = pow2_at_least(2 * ((largest + SHM_RING_MSG_HDR_SIZE) / SHM_RING_CELL_SIZE + 1));
+    if (cells < need) {
+        MCA_BTL_CMA_VERBOSE(1, "ring_size %u raised to %u bytes to hold two %zu-byte fragments", c->ring_size,
+                            need * SHM_RING_CELL_SIZE, largest);
+        cells = need;
+    }
+    c->ring_cells = cells;
+    size_t page = (size_t) sysconf(_SC_PAGESIZE);
+    c->ring_stride = (shm_ring_memsize(cells) + page - 1) / page * page;
+    size_t size = page + (size_t) c->nlocal * c->ring_stride;
+
+    int kind = c->segment_kind;
+    if (SHM_SEGMENT_AUTO == kind && prctl(PR_GET_DUMPABLE) == 0) {
+        /* Peers cannot take descriptors from a non-dumpable process. */
+        kind = SHM_SEGMENT_POSIX;
+    }
+    unsigned flags = SHM_SEGMENT_POSIX == kind ? SHM_SEGMENT_PREALLOCATE : 0;
+    int rc = shm_segment_create(&c->segment, size, kind, flags, (uint32_t) (c->nlocal - 1), "rx", &err);
+    if (rc != 0) {
+        char sz[32];
+        snprintf(sz, sizeof(sz), "%zu", size);
+        mca_btl_cma_show_help("segment create failed",
+                              "cannot create the %s-byte shared receive segment: %s. The cma transport is "
+                              "disabled in this process; lower btl_cma_ring_size or fix the cause above.",
+                              opal_process_info.nodename, sz, err.msg);
+        return OPAL_ERR_OUT_OF_RESOURCE;
+    }
+    c->rx = calloc((size_t) c->nlocal, sizeof(*c->rx));
+    c->rx_lock = calloc((size_t) c->nlocal, sizeof(*c->rx_lock));
+    c->peers = calloc((size_t) c->nlocal, sizeof(*c->peers));
+    c->cannot_read_me = calloc((size_t) c->nlocal, sizeof(*c->cannot_read_me));
+    if (!c->rx || !c->rx_lock || !c->peers || !c->cannot_read_me) {
+        return OPAL_ERR_OUT_OF_RESOURCE;
+    }
+    uint32_t max_msg = shm_ring_max_payload(cells);
+    for (int i = 0; i < c->nlocal; ++i) {
+        OBJ_CONSTRUCT(&c->rx_lock[i], opal_mutex_t);
+        if (i == c->local_rank) {
+            continue;
+        }
+        void *mem = (char *) c->segment.base + page + (size_t) i * c->ring_stride;
+        rc = shm_ring_init(mem, c->ring_stride, cells, max_msg, 0, &err);
+        if (rc == 0) {
+            rc = shm_ring_consumer_attach(&c->rx[i], mem, c->ring_stride, &err);
+        }
+        if (rc != 0) {
+            opal_output(0, "btl:cma: internal error formatting ring %d: %s", i, err.msg);
+            return OPAL_ERROR;
+        }
+    }
+
+    mca_btl_cma_modex_t modex = {
+        .version = MCA_BTL_CMA_MODEX_VERSION,
+        .local_rank = c->local_rank,
+        .nrings = c->nlocal,
+        .ring_cells = cells,
+        .ring_offset = page,
+        .ring_stride = c->ring_stride,
+        .probe_addr = (uint64_t) (uintptr_t) &c->probe_word,
+        .probe_value = c->probe_word,
+    };
+    shm_segment_describe(&c->segment, &modex.segment);
+    OPAL_MODEX_SEND(rc, OPAL_PMIX_LOCAL, &c->super.btl_version, &modex, sizeof(modex));
+    if (OPAL_SUCCESS != rc) {
+        return rc;
+    }
+    MCA_BTL_CMA_VERBOSE(1, "local rank %d of %d: %s segment of %zu bytes, rings of %u cells (%u-byte messages max)",
+                        c->local_rank, c->nlocal, c->segment.kind == SHM_SEGMENT_MEMFD ? "memfd" : "posix", size,
+                        cells, max_msg);
+    return OPAL_SUCCESS;
+}
+
+static void frag_init_buffer(mca_btl_cma_frag_t *frag)
+{
+    frag->buffer = frag->base.super.ptr;
+}
+
+static int frag_item_init(opal_free_list_item_t *item, void *ctx)
+{
+    (void) ctx;
+    frag_init_buffer((mca_btl_cma_frag_t *) item);
+    return OPAL_SUCCESS;
+}
+
+static void cma_release(void)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    if (c->rx_lock) {
+        for (int i = 0; i < c->nlocal; ++i) {
+            OBJ_DESTRUCT(&c->rx_lock[i]);
+        }
+    }
+    free(c->rx);
+    free(c->rx_lock);
+    free(c->peers);
+    free(c->cannot_read_me);
+    c->cannot_read_me = NULL;
+    c->rx = NULL;
+    c->rx_lock = NULL;
+    c->peers = NULL;
+    shm_segment_detach(&c->segment);
+}
+
+static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_threads, bool enable_mpi_threads)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    mca_btl_base_module_t *m = &mca_btl_cma.super;
+    (void) enable_progress_threads;
+    (void) enable_mpi_threads;
+    *num_btls = 0;
+
+    c->nlocal = opal_process_info.num_local_peers + 1;
+    c->local_rank = opal_process_info.my_local_rank;
+    if (c->nlocal < 2 || c->local_rank < 0 || c->local_rank >= c->nlocal) {
+        MCA_BTL_CMA_VERBOSE(1, "no other process of this job on the node: not used");
+        return NULL;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    c->probe_word = 0x636d6150726f6265ull ^ ((uint64_t) getpid() << 20) ^ (uint64_t) ts.tv_nsec;
+
+    if (MCA_BTL_CMA_SC_NONE == c->single_copy) {
+        m->btl_flags &= ~(uint32_t) (MCA_BTL_FLAGS_GET | MCA_BTL_FLAGS_PUT);
+    } else if (yama_scope() == 1) {
+        /* Yama scope 1 lets only ancestors read us; our peers are siblings.
+         * Allow them (same user only: the kernel still checks credentials). */
+        (void) prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+    }
+
+    if (OPAL_SUCCESS != create_segment()) {
+        cma_release();
+        return NULL;
+    }
+
+    size_t buf = m->btl_max_send_size > m->btl_eager_limit ? m->btl_max_send_size : m->btl_eager_limit;
+    int rc = opal_free_list_init(&c->frags, sizeof(mca_btl_cma_frag_t), opal_cache_line_size,
+                                 OBJ_CLASS(mca_btl_cma_frag_t), buf, opal_cache_line_size, 16,
+                                 c->free_list_max, 16, NULL, 0, NULL, frag_item_init, NULL);
+    if (OPAL_SUCCESS != rc) {
+        cma_release();
+        return NULL;
+    }
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (c->yield_idle < 0) {
+        c->yield_idle = (ncpu > 0 && c->nlocal > ncpu) ? 64 : 0;
+    }
+    MCA_BTL_CMA_VERBOSE(1, "eager %zu, max send %zu, single copy %s from %zu bytes, yield after %d idle polls",
+                        m->btl_eager_limit, m->btl_max_send_size,
+                        c->single_copy == MCA_BTL_CMA_SC_NONE ? "off"
+                        : c->single_copy == MCA_BTL_CMA_SC_CMA ? "required"
+                                                                : "auto",
+                        c->single_copy_min, c->yield_idle);
+
+    mca_btl_base_module_t **modules = malloc(sizeof(*modules));
+    if (!modules) {
+        cma_release();
+        return NULL;
+    }
+    modules[0] = m;
+    *num_btls = 1;
+    return modules;
+}
+
+void mca_btl_cma_component_release(void);
+void mca_btl_cma_component_release(void)
+{
+    cma_release();
+}

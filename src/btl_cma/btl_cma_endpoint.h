@@ -1,0 +1,53 @@
+/*
+ * One endpoint per peer process on this node: the peer's receive segment
+ * mapped here, the producer side of the ring this process writes in it,
+ * fragments waiting for ring space, what single copy is allowed with this
+ * peer, and the pidfd that tells whether the peer still lives.  The hot
+ * path (lock, try to write one message) is inline here.
+ */
+#ifndef MCA_BTL_CMA_ENDPOINT_H
+#define MCA_BTL_CMA_ENDPOINT_H
+
+#include "btl_cma.h"
+
+#include "opal/util/proc.h"
+
+typedef struct mca_btl_base_endpoint_t {
+    opal_list_item_t super;
+    struct opal_proc_t *proc;
+    int local_rank;
+    pid_t pid;
+    shm_segment_t segment;   /* the peer's receive segment */
+    shm_ring_producer_t tx;  /* my ring inside it */
+    opal_mutex_t tx_lock;    /* serialises tx, pending and emu_serving */
+    opal_list_t pending;     /* frags waiting for ring space, in order */
+    opal_list_t emu_serving; /* emulated gets this process is answering */
+    shm_peer_t watch;
+    uint64_t probe_addr, probe_value;
+    bool can_read_peer;      /* process_vm_readv/writev on the peer works */
+    bool peer_can_read_me;   /* the peer told us nothing to the contrary */
+    bool failed;
+} mca_btl_base_endpoint_t;
+
+typedef mca_btl_base_endpoint_t mca_btl_cma_endpoint_t;
+OBJ_CLASS_DECLARATION(mca_btl_cma_endpoint_t);
+
+/* Copy a two-part message into the peer's ring.  Caller holds tx_lock.
+ * Returns OPAL_SUCCESS or OPAL_ERR_OUT_OF_RESOURCE when the ring is full. */
+static inline int mca_btl_cma_ring_write(mca_btl_cma_endpoint_t *ep, uint16_t tag, const void *a, size_t alen,
+                                         const void *b, size_t blen)
+{
+    int rc = shm_ring_send(&ep->tx, tag, a, alen, b, blen);
+    if (OPAL_LIKELY(0 == rc)) {
+        MCA_BTL_CMA_COUNT(ring_sends, 1);
+        MCA_BTL_CMA_COUNT(ring_bytes, alen + blen);
+        return OPAL_SUCCESS;
+    }
+    if (-EAGAIN == rc) {
+        MCA_BTL_CMA_COUNT(ring_full, 1);
+        return OPAL_ERR_OUT_OF_RESOURCE;
+    }
+    return OPAL_ERR_BAD_PARAM; /* -EMSGSIZE: larger than the ring allows */
+}
+
+#endif /* MCA_BTL_CMA_ENDPOINT_H */

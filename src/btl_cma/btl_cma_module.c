@@ -1,0 +1,253 @@
+/*
+ * The cma module: its function table and the life of endpoints.  add_procs
+ * claims exactly the peers that Open MPI says share this node and that
+ * published a cma modex entry, attaches each one's receive segment, takes
+ * the producer side of our ring in it, and probes once whether
+ * process_vm_readv on that peer is permitted.  del_procs and finalize undo
+ * it all, so nothing stays mapped or open after MPI_Finalize.
+ */
+#include "btl_cma.h"
+#include "btl_cma_endpoint.h"
+#include "btl_cma_frag.h"
+
+#include "opal/class/opal_bitmap.h"
+#include "opal/mca/hwloc/hwloc-internal.h"
+#include "opal/mca/pmix/pmix.h"
+#include "opal/util/proc.h"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int cma_register_error(struct mca_btl_base_module_t *btl, mca_btl_base_module_error_cb_fn_t cbfunc);
+static int cma_ft_event(int state);
+
+mca_btl_cma_module_t mca_btl_cma = {
+    .super = {
+        .btl_component = &mca_btl_cma_component.super,
+        .btl_add_procs = mca_btl_cma_add_procs,
+        .btl_del_procs = mca_btl_cma_del_procs,
+        .btl_finalize = mca_btl_cma_finalize,
+        .btl_alloc = mca_btl_cma_alloc,
+        .btl_free = mca_btl_cma_free,
+        .btl_prepare_src = mca_btl_cma_prepare_src,
+        .btl_send = mca_btl_cma_send,
+        .btl_sendi = mca_btl_cma_sendi,
+        .btl_get = mca_btl_cma_get,
+        .btl_put = mca_btl_cma_put,
+        .btl_register_mem = mca_btl_cma_register_mem,
+        .btl_deregister_mem = mca_btl_cma_deregister_mem,
+        .btl_register_error = cma_register_error,
+        .btl_ft_event = cma_ft_event,
+    },
+};
+
+static void frag_construct(mca_btl_cma_frag_t *frag)
+{
+    frag->base.des_segments = frag->segments;
+    frag->base.des_segment_count = 1;
+    frag->buffer = NULL;
+}
+OBJ_CLASS_INSTANCE(mca_btl_cma_frag_t, mca_btl_base_descriptor_t, frag_construct, NULL);
+
+static void endpoint_construct(mca_btl_cma_endpoint_t *ep)
+{
+    OBJ_CONSTRUCT(&ep->tx_lock, opal_mutex_t);
+    OBJ_CONSTRUCT(&ep->pending, opal_list_t);
+    OBJ_CONSTRUCT(&ep->emu_serving, opal_list_t);
+    memset(&ep->segment, 0, sizeof(ep->segment));
+    ep->segment.fd = -1;
+    ep->watch.pidfd = -1;
+    ep->proc = NULL;
+    ep->failed = false;
+}
+
+static void endpoint_destruct(mca_btl_cma_endpoint_t *ep)
+{
+    if (ep->tx.shared) {
+        shm_ring_producer_close(&ep->tx);
+        ep->tx.shared = NULL;
+    }
+    shm_segment_detach(&ep->segment);
+    shm_peer_unwatch(&ep->watch);
+    OBJ_DESTRUCT(&ep->pending);
+    OBJ_DESTRUCT(&ep->emu_serving);
+    OBJ_DESTRUCT(&ep->tx_lock);
+}
+OBJ_CLASS_INSTANCE(mca_btl_cma_endpoint_t, opal_list_item_t, endpoint_construct, endpoint_destruct);
+
+static int cma_register_error(struct mca_btl_base_module_t *btl, mca_btl_base_module_error_cb_fn_t cbfunc)
+{
+    ((mca_btl_cma_module_t *) btl)->error_cb = cbfunc;
+    return OPAL_SUCCESS;
+}
+
+static int cma_ft_event(int state)
+{
+    (void) state;
+    return OPAL_SUCCESS;
+}
+
+/* One 8-byte process_vm_readv of a word the peer published: the same
+ * permission check every later single copy will face (Yama, seccomp,
+ * capabilities, dumpability), paid once per peer. */
+static int probe_single_copy(mca_btl_cma_endpoint_t *ep)
+{
+    uint64_t got = 0;
+    struct iovec local = {.iov_base = &got, .iov_len = sizeof(got)};
+    struct iovec remote = {.iov_base = (void *) (uintptr_t) ep->probe_addr, .iov_len = sizeof(got)};
+    ssize_t n = process_vm_readv(ep->pid, &local, 1, &remote, 1, 0);
+    if (n != (ssize_t) sizeof(got)) {
+        return n < 0 ? errno : EIO;
+    }
+    return got == ep->probe_value ? 0 : EIO;
+}
+
+static mca_btl_cma_endpoint_t *create_endpoint(struct opal_proc_t *proc, const mca_btl_cma_modex_t *mx)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    shm_error_t err = {0};
+    mca_btl_cma_endpoint_t *ep = OBJ_NEW(mca_btl_cma_endpoint_t);
+    if (!ep) {
+        return NULL;
+    }
+    ep->proc = proc;
+    ep->local_rank = mx->local_rank;
+    ep->pid = mx->segment.pid;
+    ep->probe_addr = mx->probe_addr;
+    ep->probe_value = mx->probe_value;
+
+    uint64_t ring_end = mx->ring_offset + (uint64_t) (c->local_rank + 1) * mx->ring_stride;
+    int rc = shm_segment_attach(&ep->segment, &mx->segment, &err);
+    if (rc != 0) {
+        mca_btl_cma_show_help("segment attach failed",
+                              "cannot attach the shared receive segment of process %d on %s: %s. Fix: set "
+                              "'--mca btl_cma_segment posix' (a /dev/shm file instead of a descriptor), or "
+                              "exclude cma with '--mca btl ^cma'.",
+                              (int) ep->pid, opal_process_info.nodename, err.msg);
+        OBJ_RELEASE(ep);
+        return NULL;
+    }
+    if (ring_end > ep->segment.size) {
+        opal_output(0, "btl:cma: segment of process %d is smaller than its rings: mismatched builds?",
+                    (int) ep->pid);
+        OBJ_RELEASE(ep);
+        return NULL;
+    }
+    void *ring = (char *) ep->segment.base + mx->ring_offset + (size_t) c->local_rank * mx->ring_stride;
+    rc = shm_ring_producer_attach(&ep->tx, ring, mx->ring_stride, &err);
+    if (rc != 0) {
+        opal_output(0, "btl:cma: ring of process %d is unusable: %s", (int) ep->pid, err.msg);
+        OBJ_RELEASE(ep);
+        return NULL;
+    }
+    (void) shm_peer_watch(&ep->watch, ep->pid, NULL);
+
+    ep->peer_can_read_me = !c->cannot_read_me[ep->local_rank];
+    ep->can_read_peer = false;
+    if (MCA_BTL_CMA_SC_NONE != c->single_copy) {
+        int e = probe_single_copy(ep);
+        ep->can_read_peer = (0 == e);
+        if (e) {
+            mca_btl_cma_single_copy_denied(ep, e, true);
+            if (MCA_BTL_CMA_SC_CMA == c->single_copy) {
+                OBJ_RELEASE(ep); /* the user required single copy: refuse the peer */
+                return NULL;
+            }
+        }
+    }
+    MCA_BTL_CMA_VERBOSE(10, "connected to local rank %d (pid %d, %s): single copy %s", ep->local_rank,
+                        (int) ep->pid, mca_btl_cma_topo_classify(proc), ep->can_read_peer ? "permitted" : "off");
+    return ep;
+}
+
+int mca_btl_cma_add_procs(struct mca_btl_base_module_t *btl, size_t nprocs, struct opal_proc_t **procs,
+                          struct mca_btl_base_endpoint_t **peers, struct opal_bitmap_t *reachable)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    const opal_proc_t *me = opal_proc_local_get();
+    (void) btl;
+
+    OPAL_THREAD_LOCK(&c->lock);
+    for (size_t i = 0; i < nprocs; ++i) {
+        peers[i] = NULL;
+        opal_proc_t *proc = procs[i];
+        if (proc == me || !OPAL_PROC_ON_LOCAL_NODE(proc->proc_flags)) {
+            continue; /* off-node peers are for tcp/ofi; ourselves for self */
+        }
+        mca_btl_cma_modex_t *mx = NULL;
+        size_t size = 0;
+        int rc;
+        OPAL_MODEX_RECV(rc, &c->super.btl_version, &proc->proc_name, (void **) &mx, &size);
+        if (OPAL_SUCCESS != rc || size != sizeof(*mx) || mx->version != MCA_BTL_CMA_MODEX_VERSION ||
+            mx->local_rank < 0 || mx->local_rank >= c->nlocal || mx->local_rank == c->local_rank ||
+            mx->nrings != c->nlocal) {
+            MCA_BTL_CMA_VERBOSE(10, "peer %s has no usable cma information: not claimed",
+                                OPAL_NAME_PRINT(proc->proc_name));
+            free(mx);
+            continue;
+        }
+        mca_btl_cma_endpoint_t *ep = c->peers[mx->local_rank];
+        if (!ep) {
+            ep = create_endpoint(proc, mx);
+            c->peers[mx->local_rank] = ep;
+        }
+        free(mx);
+        if (ep) {
+            peers[i] = ep;
+            if (reachable) {
+                opal_bitmap_set_bit(reachable, (int) i);
+            }
+        }
+    }
+    OPAL_THREAD_UNLOCK(&c->lock);
+    return OPAL_SUCCESS;
+}
+
+int mca_btl_cma_del_procs(struct mca_btl_base_module_t *btl, size_t nprocs, struct opal_proc_t **procs,
+                          struct mca_btl_base_endpoint_t **peers)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    (void) btl;
+    (void) procs;
+    OPAL_THREAD_LOCK(&c->lock);
+    for (size_t i = 0; i < nprocs; ++i) {
+        mca_btl_cma_endpoint_t *ep = peers[i];
+        if (ep && ep->local_rank >= 0 && ep->local_rank < c->nlocal && c->peers[ep->local_rank] == ep) {
+            c->peers[ep->local_rank] = NULL;
+            OBJ_RELEASE(ep);
+        }
+    }
+    OPAL_THREAD_UNLOCK(&c->lock);
+    return OPAL_SUCCESS;
+}
+
+void mca_btl_cma_component_release(void);
+
+int mca_btl_cma_finalize(struct mca_btl_base_module_t *btl)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    (void) btl;
+    for (int i = 0; c->peers && i < c->nlocal; ++i) {
+        if (c->peers[i]) {
+            OBJ_RELEASE(c->peers[i]);
+            c->peers[i] = NULL;
+        }
+    }
+    mca_btl_cma_component_release();
+    return OPAL_SUCCESS;
+}
+
+/* A peer died (or its ring was corrupted): tell the PML once, which aborts
+ * the job with the dead rank's name instead of letting it hang. */
+void mca_btl_cma_peer_failed(mca_btl_cma_endpoint_t *ep, const char *why)
+{
+    if (ep->failed) {
+        return;
+    }
+    ep->failed = true;
+    mca_btl_cma_show_help("peer failed", "local peer process %d (%s) on %s failed: %s.", (int) ep->pid,
+                          ep->proc ? OPAL_NAME_PRINT(ep->proc->proc_name) : "?", opal_process_info.nodename, why);
+    if (mca_btl_cma.error_cb) {
+        mca_btl_cma.error_cb(&mca_btl_cma.super, MCA_BTL_ERROR_FLAGS_FATAL, ep->proc, (char *) why);
+    }
+}

@@ -1,0 +1,39 @@
+/*
+ * Writes into a peer's memory with process_vm_writev (btl_put).  Not used
+ * by ob1's point-to-point protocols (the module advertises GET only, see
+ * btl_cma_component.c) but available to one-sided components; a denied or
+ * out-of-bounds put is refused with an error, never issued.
+ */
+#include "btl_cma.h"
+#include "btl_cma_endpoint.h"
+#include "btl_cma_rdma.h"
+
+int mca_btl_cma_put(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpoint_t *ep, void *local_address,
+                    uint64_t remote_address, struct mca_btl_base_registration_handle_t *local_handle,
+                    struct mca_btl_base_registration_handle_t *remote_handle, size_t size, int flags, int order,
+                    mca_btl_base_rdma_completion_fn_t cbfunc, void *cbcontext, void *cbdata)
+{
+    (void) flags;
+    (void) order;
+    if (OPAL_UNLIKELY(ep->failed)) {
+        return OPAL_ERR_UNREACH;
+    }
+    if (OPAL_UNLIKELY(!mca_btl_cma_in_bounds(remote_handle, remote_address, size))) {
+        return OPAL_ERR_BAD_PARAM;
+    }
+    if (!ep->can_read_peer) {
+        return OPAL_ERR_NOT_AVAILABLE;
+    }
+    int err = mca_btl_cma_vm_copy(ep->pid, local_address, remote_address, size, true);
+    if (OPAL_UNLIKELY(err)) {
+        if (mca_btl_cma_is_denial(err)) {
+            mca_btl_cma_single_copy_denied(ep, err, true);
+            return OPAL_ERR_NOT_AVAILABLE;
+        }
+        return ESRCH == err ? OPAL_ERR_UNREACH : OPAL_ERROR;
+    }
+    MCA_BTL_CMA_COUNT(put_count, 1);
+    MCA_BTL_CMA_COUNT(put_bytes, size);
+    cbfunc(btl, ep, local_address, local_handle, cbcontext, cbdata, OPAL_SUCCESS);
+    return OPAL_SUCCESS;
+}
