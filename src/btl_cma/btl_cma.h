@@ -17,6 +17,8 @@
 #include "opal/mca/btl/btl.h"
 #include "opal/threads/mutex.h"
 #include "opal/util/output.h"
+#include "opal/util/proc.h"
+#include "opal/util/show_help.h"
 
 #include "shm_ring.h"
 
@@ -92,6 +94,7 @@ typedef struct mca_btl_cma_component_t {
     unsigned idle_polls;
     volatile uint64_t probe_word;   /* read by peers' single-copy probe */
     bool warned_sc_denied;
+    volatile int sc_denied_errno;   /* warning not yet printed */
     mca_btl_cma_counters_t counters;
 } mca_btl_cma_component_t;
 
@@ -169,6 +172,7 @@ int mca_btl_cma_deregister_mem(struct mca_btl_base_module_t *btl,
                                struct mca_btl_base_registration_handle_t *handle);
 void mca_btl_cma_handle_ctrl(uint16_t tag, int src_local_rank, const void *data, size_t len);
 void mca_btl_cma_single_copy_denied(struct mca_btl_base_endpoint_t *ep, int err, bool tell_peer);
+void mca_btl_cma_warn_single_copy_denied(void);
 int mca_btl_cma_emu_progress(struct mca_btl_base_endpoint_t *ep);
 
 /* btl_cma_progress.c */
@@ -178,7 +182,20 @@ int mca_btl_cma_component_progress(void);
 const char *mca_btl_cma_topo_classify(const struct opal_proc_t *peer);
 
 /* btl_cma_component.c */
-void mca_btl_cma_show_help(const char *topic, const char *fallback, ...);
+bool mca_btl_cma_help_available(void);
+
+/* An error or warning for the user: the topic of help-btl-cma.txt when the
+ * file is installed (through opal_show_help, so mpirun merges identical
+ * messages from many processes into one), else the fallback sentence with
+ * the same arguments. */
+#define mca_btl_cma_show_help(topic, fallback, ...)                                  \
+    do {                                                                             \
+        if (mca_btl_cma_help_available()) {                                          \
+            opal_show_help("help-btl-cma.txt", (topic), true, __VA_ARGS__);          \
+        } else {                                                                     \
+            opal_output(0, "btl:cma: " fallback, __VA_ARGS__);                      \
+        }                                                                            \
+    } while (0)
 
 #define MCA_BTL_CMA_VERBOSE(level, ...)                                        \
     do {                                                                       \

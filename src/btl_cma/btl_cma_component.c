@@ -78,25 +78,14 @@ static const char *help_file_dir(void)
     return NULL;
 }
 
-void mca_btl_cma_show_help(const char *topic, const char *fallback, ...)
+bool mca_btl_cma_help_available(void)
 {
-    va_list ap;
     const char *dir = help_file_dir();
     if (dir && !help_dirs_added) {
         opal_show_help_add_dir(dir);
         help_dirs_added = 1;
     }
-    va_start(ap, fallback);
-    if (dir) {
-        opal_show_vhelp("help-btl-cma.txt", topic, true, ap);
-    } else {
-        /* No help file: say the same thing in one paragraph. */
-        char msg[2048];
-        vsnprintf(msg, sizeof(msg), fallback, ap);
-        opal_output(0, "btl:cma (%s, pid %d): %s", opal_process_info.nodename ? opal_process_info.nodename : "?",
-                    (int) getpid(), msg);
-    }
-    va_end(ap);
+    return dir != NULL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -312,7 +301,7 @@ static int create_segment(void)
         char sz[32];
         snprintf(sz, sizeof(sz), "%zu", size);
         mca_btl_cma_show_help("segment create failed",
-                              "cannot create the %s-byte shared receive segment: %s. The cma transport is "
+                              "on %s, cannot create the %s-byte shared receive segment: %s. The cma transport is "
                               "disabled in this process; lower btl_cma_ring_size or fix the cause above.",
                               opal_process_info.nodename, sz, err.msg);
         return OPAL_ERR_OUT_OF_RESOURCE;

@@ -75,6 +75,22 @@ int mca_btl_cma_deregister_mem(struct mca_btl_base_module_t *btl, struct mca_btl
     return OPAL_SUCCESS;
 }
 
+void mca_btl_cma_warn_single_copy_denied(void)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    int err = c->sc_denied_errno;
+    c->sc_denied_errno = 0;
+    /* No pid in the text: identical messages from every process are merged
+     * by mpirun into one. */
+    mca_btl_cma_show_help("single copy denied",
+                          "single copy (process_vm_readv) between processes on %s is denied: %s. Large messages "
+                          "go through shared-memory rings instead (correct, but slower). Fix: allow ptrace "
+                          "between the job's processes (Yama ptrace_scope 0, --cap-add=SYS_PTRACE or a seccomp "
+                          "profile allowing process_vm_readv in containers, and no prctl(PR_SET_DUMPABLE, 0)), "
+                          "or silence this with '--mca btl_cma_single_copy none'.",
+                          opal_process_info.nodename, strerror(err));
+}
+
 void mca_btl_cma_single_copy_denied(mca_btl_cma_endpoint_t *ep, int err, bool tell_peer)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
@@ -93,16 +109,12 @@ void mca_btl_cma_single_copy_denied(mca_btl_cma_endpoint_t *ep, int err, bool te
                               "--cap-add=SYS_PTRACE or a seccomp profile allowing process_vm_readv), or use "
                               "btl_cma_single_copy=auto.",
                               pid, opal_process_info.nodename, strerror(err));
-    } else if (!c->warned_sc_denied) {
+    } else if (!c->warned_sc_denied && MCA_BTL_CMA_SC_AUTO == c->single_copy) {
+        /* Printed from progress, not here: this usually runs inside
+         * add_procs during MPI_Init, where Open MPI 4.1.4's forwarding of
+         * help messages to mpirun was seen to garble them. */
         c->warned_sc_denied = true;
-        mca_btl_cma_show_help("single copy denied",
-                              "single copy (process_vm_readv) to process %s on %s is denied: %s. Large messages "
-                              "to that peer go through shared-memory rings instead (correct, but slower). Fix: "
-                              "allow ptrace between the job's processes (Yama ptrace_scope 0, "
-                              "--cap-add=SYS_PTRACE or a seccomp profile allowing process_vm_readv in "
-                              "containers, and no prctl(PR_SET_DUMPABLE, 0)), or silence this with "
-                              "'--mca btl_cma_single_copy none'.",
-                              pid, opal_process_info.nodename, strerror(err));
+        c->sc_denied_errno = err;
     }
     MCA_BTL_CMA_VERBOSE(1, "single copy with local rank %d disabled: %s", ep->local_rank, strerror(err));
 }

@@ -104,6 +104,9 @@ int mca_btl_cma_component_progress(void)
             }
         }
     }
+    if (OPAL_UNLIKELY(c->sc_denied_errno)) {
+        mca_btl_cma_warn_single_copy_denied();
+    }
     if (OPAL_LIKELY(count)) {
         c->idle_polls = 0;
         return count;

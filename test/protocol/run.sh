@@ -1,0 +1,53 @@
+#!/bin/sh
+# Runs one protocol test: mpirun with 2 ranks through "cma,self" only, the
+# build tree's component first on the component path, a time limit so a
+# hang fails instead of blocking, and a check that no file of ours was left
+# in /dev/shm.  Usage: run.sh [--deny-cma] [--drop-ptrace] [--expect-warnings N] MCA-ARGS... -- PROGRAM ARGS...
+set -u
+# The harness runs tests from the build directory (which differs from the
+# source directory in VPATH builds such as make distcheck).
+builddir=$(pwd)
+top=$(cd "$builddir/../.." && pwd)
+: "${MPIRUN:=mpirun.openmpi}"
+pkglib=$(ompi_info --path pkglibdir --parsable | sed -n 's/^path:pkglibdir://p')
+[ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+wrap="" maxwarn=""
+while :; do
+    case "${1:-}" in
+    --deny-cma) wrap="$wrap $builddir/deny_cma"; shift ;;
+    --drop-ptrace)
+        # root's CAP_SYS_PTRACE overrides non-dumpability: drop it so the
+        # denial is what an unprivileged user sees.
+        [ "$(id -u)" = 0 ] && wrap="$wrap setpriv --inh-caps=-sys_ptrace --bounding-set=-sys_ptrace"
+        shift ;;
+    --expect-warnings) maxwarn=$2; shift 2 ;;
+    *) break ;;
+    esac
+done
+mca=""
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do mca="$mca $1"; shift; done
+shift
+prog=$1; shift
+before=$(ls /dev/shm | grep -c '^btl_cma\.' || true)
+out=$(mktemp)
+timeout 120 $MPIRUN -np 2 --bind-to none --mca pml ob1 --mca btl cma,self \
+    --mca mca_base_component_path "$top/src/btl_cma/.libs:$pkglib" $mca \
+    $wrap "$builddir/$prog" "$@" >"$out" 2>&1
+rc=$?
+cat "$out"
+if [ -n "$maxwarn" ]; then
+    n=$(grep -c 'cannot read the memory of another process' "$out" || true)
+    if [ "$n" -gt "$maxwarn" ]; then
+        echo "FAIL: $n single-copy warnings printed, at most $maxwarn expected"; rc=1
+    fi
+    if [ "$maxwarn" -gt 0 ] && [ "$n" -eq 0 ]; then
+        echo "FAIL: single copy was denied but no warning was printed"; rc=1
+    fi
+    if grep -q 'Read -1, expected' "$out"; then echo "FAIL: per-message error spam"; rc=1; fi
+fi
+rm -f "$out"
+after=$(ls /dev/shm | grep -c '^btl_cma\.' || true)
+if [ "$after" -gt "$before" ]; then
+    echo "FAIL: $((after - before)) new btl_cma.* files left in /dev/shm"; rc=1
+fi
+exit $rc

@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "$(dirname "$0")/run.sh" --mca btl_cma_single_copy none -- protocol_check 4194304 ring
