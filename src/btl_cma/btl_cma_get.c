@@ -80,8 +80,12 @@ void mca_btl_cma_warn_single_copy_denied(void)
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
     int err = c->sc_denied_errno;
     c->sc_denied_errno = 0;
-    /* No pid in the text: identical messages from every process are merged
-     * by mpirun into one. */
+    /* One warning per node, not per process: the first process to claim
+     * the flag in local rank 0's segment prints it. */
+    void *base = 0 == c->local_rank ? c->segment.base : c->peers[0] ? c->peers[0]->segment.base : NULL;
+    if (base && __atomic_exchange_n(&MCA_BTL_CMA_SEGMENT_HEADER(base)->sc_warned, 1, __ATOMIC_RELAXED)) {
+        return;
+    }
     mca_btl_cma_show_help("single copy denied",
                           "single copy (process_vm_readv) between processes on %s is denied: %s. Large messages "
                           "go through shared-memory rings instead (correct, but slower). Fix: allow ptrace "
