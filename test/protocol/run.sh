@@ -11,7 +11,7 @@ top=$(cd "$builddir/../.." && pwd)
 : "${MPIRUN:=mpirun.openmpi}"
 pkglib=$(ompi_info --path pkglibdir --parsable | sed -n 's/^path:pkglibdir://p')
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-wrap="" maxwarn=""
+wrap="" maxwarn="" expect_death=""
 while :; do
     case "${1:-}" in
     --deny-cma) wrap="$wrap $builddir/deny_cma"; shift ;;
@@ -21,6 +21,7 @@ while :; do
         [ "$(id -u)" = 0 ] && wrap="$wrap setpriv --inh-caps=-sys_ptrace --bounding-set=-sys_ptrace"
         shift ;;
     --expect-warnings) maxwarn=$2; shift 2 ;;
+    --expect-death) expect_death=1; shift ;;
     *) break ;;
     esac
 done
@@ -30,11 +31,24 @@ shift
 prog=$1; shift
 before=$(ls /dev/shm | grep -c '^btl_cma\.' || true)
 out=$(mktemp)
+start=$(date +%s)
 timeout 120 $MPIRUN -np 2 --bind-to none --mca pml ob1 --mca btl cma,self \
     --mca mca_base_component_path "$top/src/btl_cma/.libs:$pkglib" $mca \
     $wrap "$builddir/$prog" "$@" >"$out" 2>&1
 rc=$?
 cat "$out"
+if [ -n "$expect_death" ]; then
+    # A killed peer must end the job (not hang until the time limit) with
+    # an error naming the failed process.
+    elapsed=$(( $(date +%s) - start ))
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || [ "$elapsed" -gt 60 ]; then
+        echo "FAIL: job with a killed rank exited $rc after ${elapsed}s (expected an error within 60 s)"; rc=1
+    elif ! grep -qi 'signal 9\|killed\|failed' "$out"; then
+        echo "FAIL: no message names the killed process"; rc=1
+    else
+        echo "killed peer: job ended with status $rc after ${elapsed}s"; rc=0
+    fi
+fi
 if [ -n "$maxwarn" ]; then
     n=$(grep -c 'cannot read the memory of another process' "$out" || true)
     if [ "$n" -gt "$maxwarn" ]; then

@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "$(dirname "$0")/run.sh" --expect-death -- kill_peer large
