@@ -41,6 +41,19 @@ enum mca_btl_cma_single_copy {
     MCA_BTL_CMA_SC_NONE = 2, /* never: every byte through the rings        */
 };
 
+enum mca_btl_cma_calibration_mode {
+    MCA_BTL_CMA_CAL_AUTO = 0,    /* use the cache file, measure when absent */
+    MCA_BTL_CMA_CAL_MEASURE = 1, /* measure at every startup */
+    MCA_BTL_CMA_CAL_OFF = 2,     /* use the parameter defaults */
+};
+
+typedef struct mca_btl_cma_calibration_t {
+    double memcpy_gbps;
+    double cma_gbps;        /* process_vm_readv, source on 4 KiB pages */
+    size_t single_copy_min; /* SIZE_MAX: never */
+    bool from_cache;
+} mca_btl_cma_calibration_t;
+
 /* Counters exposed as MPI_T performance variables (see btl_cma_component.c).
  * Updated with relaxed atomics: exact totals, no ordering needed. */
 typedef struct mca_btl_cma_counters_t {
@@ -77,6 +90,9 @@ typedef struct mca_btl_cma_component_t {
     int free_list_max;
     unsigned int liveness_ms;
     int yield_idle;
+    int calibration_mode;
+    char *calibration_file;
+    mca_btl_cma_calibration_t calibration;
 
     /* state */
     int local_rank;
@@ -189,6 +205,9 @@ int mca_btl_cma_emu_progress(struct mca_btl_base_endpoint_t *ep);
 
 /* btl_cma_progress.c */
 int mca_btl_cma_component_progress(void);
+
+/* btl_cma_calibrate.c */
+void mca_btl_cma_calibrate(void);
 
 /* btl_cma_topo.c */
 const char *mca_btl_cma_topo_classify(const struct opal_proc_t *peer);

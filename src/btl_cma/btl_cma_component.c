@@ -125,8 +125,9 @@ static int cma_register(void)
     mca_base_var_enum_create("btl_cma_single_copy", sc_values, &e);
     c->single_copy = MCA_BTL_CMA_SC_AUTO;
     mca_base_component_var_register(v, "single_copy",
-                                    "Large-message protocol: auto (process_vm_readv where permitted, rings "
-                                    "otherwise, warning once), cma (same, error if denied), none (copy "
+                                    "Large-message protocol: auto (process_vm_readv where permitted and measured "
+                                    "faster, see btl_cma_calibration; rings otherwise, warning once if denied), cma "
+                                    "(process_vm_readv from single_copy_min bytes, error if denied), none (copy "
                                     "pipeline through the rings only)",
                                     MCA_BASE_VAR_TYPE_INT, e, 0, 0, OPAL_INFO_LVL_3, MCA_BASE_VAR_SCOPE_LOCAL,
                                     &c->single_copy);
@@ -170,6 +171,27 @@ static int cma_register(void)
                                     "never)",
                                     MCA_BASE_VAR_TYPE_INT, NULL, 0, 0, OPAL_INFO_LVL_5, MCA_BASE_VAR_SCOPE_LOCAL,
                                     &c->yield_idle);
+
+    static const mca_base_var_enum_value_t cal_values[] = {{MCA_BTL_CMA_CAL_AUTO, "auto"},
+                                                            {MCA_BTL_CMA_CAL_MEASURE, "measure"},
+                                                            {MCA_BTL_CMA_CAL_OFF, "off"},
+                                                            {0, NULL}};
+    mca_base_var_enum_create("btl_cma_calibration", cal_values, &e);
+    c->calibration_mode = MCA_BTL_CMA_CAL_AUTO;
+    mca_base_component_var_register(v, "calibration",
+                                    "How single_copy_min is chosen when not set explicitly: auto (measure memcpy "
+                                    "and process_vm_readv once per machine, cache the result), measure (at every "
+                                    "startup), off (use the default)",
+                                    MCA_BASE_VAR_TYPE_INT, e, 0, 0, OPAL_INFO_LVL_4, MCA_BASE_VAR_SCOPE_LOCAL,
+                                    &c->calibration_mode);
+    OBJ_RELEASE(e);
+
+    c->calibration_file = NULL;
+    mca_base_component_var_register(v, "calibration_file",
+                                    "Calibration cache (default $XDG_CACHE_HOME/btl-cma/calibration or "
+                                    "~/.cache/btl-cma/calibration); a plain text file, delete it to measure again",
+                                    MCA_BASE_VAR_TYPE_STRING, NULL, 0, 0, OPAL_INFO_LVL_5,
+                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->calibration_file);
 
     /* Defaults of the generic BTL parameters (btl_cma_eager_limit, ...). */
     mca_btl_base_module_t *m = &mca_btl_cma.super;
@@ -421,6 +443,8 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
         cma_release();
         return NULL;
     }
+
+    mca_btl_cma_calibrate();
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (c->yield_idle < 0) {

@@ -1,0 +1,253 @@
+/*
+ * Measured protocol thresholds.  Whether single copy (process_vm_readv)
+ * beats the two-copy ring pipeline depends on the machine: on a VM with
+ * 4 KiB pages the kernel's per-page pinning caps it near 13 GB/s while a
+ * memcpy runs at 50+ GB/s, on bare metal with many NUMA nodes the balance
+ * differs.  So at startup each process times, in a few milliseconds, a
+ * memcpy and a process_vm_readv of its own memory (the same kernel path as
+ * reading a peer) and derives btl_cma_single_copy_min from the two.  The
+ * result is cached per host, CPU count, kernel and THP mode in a text file
+ * the user can read and delete; a value given explicitly by the user wins.
+ */
+#include "btl_cma.h"
+
+#include "opal/mca/base/mca_base_var.h"
+#include "opal/util/proc.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CAL_BYTES (1u << 20)
+#define CAL_REPS 5
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+/* Best of CAL_REPS: the machine is shared, the fastest run is the one
+ * least disturbed. */
+static double time_memcpy(char *dst, const char *src)
+{
+    double best = 1e9;
+    for (int r = 0; r < CAL_REPS; ++r) {
+        double t = now_s();
+        memcpy(dst, src, CAL_BYTES);
+        __asm__ __volatile__("" ::"r"(dst) : "memory");
+        t = now_s() - t;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+static double time_cma_self(char *dst, char *src)
+{
+    double best = 1e9;
+    pid_t me = getpid();
+    for (int r = 0; r < CAL_REPS; ++r) {
+        struct iovec l = {.iov_base = dst, .iov_len = CAL_BYTES};
+        struct iovec rm = {.iov_base = src, .iov_len = CAL_BYTES};
+        double t = now_s();
+        ssize_t n = process_vm_readv(me, &l, 1, &rm, 1, 0);
+        t = now_s() - t;
+        if (n != (ssize_t) CAL_BYTES) {
+            return -1.0;
+        }
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+static void cache_key(char *key, size_t len)
+{
+    struct utsname u;
+    char thp[64] = "unknown";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f) {
+        if (!fgets(thp, sizeof(thp), f)) {
+            snprintf(thp, sizeof(thp), "unknown");
+        }
+        fclose(f);
+        thp[strcspn(thp, "\n")] = '\0';
+        for (char *p = thp; *p; ++p) {
+            if (*p == ' ') {
+                *p = '_';
+            }
+        }
+    }
+    uname(&u);
+    snprintf(key, len, "%s/%ld/%s/%s", u.nodename, sysconf(_SC_NPROCESSORS_ONLN), u.release, thp);
+}
+
+static void default_cache_path(char *path, size_t len)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg) {
+        snprintf(path, len, "%s/btl-cma/calibration", xdg);
+    } else if (home && *home) {
+        snprintf(path, len, "%s/.cache/btl-cma/calibration", home);
+    } else {
+        path[0] = '\0';
+    }
+}
+
+static bool read_cache(const char *path, const char *key, mca_btl_cma_calibration_t *cal)
+{
+    FILE *f = fopen(path, "r");
+    char line[512], k[300] = "";
+    bool ok = false;
+    if (!f) {
+        return false;
+    }
+    mca_btl_cma_calibration_t c = {0};
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "key %299s", k) == 1) {
+            continue;
+        }
+        sscanf(line, "memcpy_gbps %lf", &c.memcpy_gbps);
+        sscanf(line, "single_copy_gbps %lf", &c.cma_gbps);
+        if (sscanf(line, "single_copy_min %zu", &c.single_copy_min) == 1) {
+            ok = true;
+        }
+    }
+    fclose(f);
+    if (!ok || strcmp(k, key) != 0 || c.memcpy_gbps <= 0) {
+        return false;
+    }
+    *cal = c;
+    cal->from_cache = true;
+    return true;
+}
+
+static void write_cache(const char *path, const char *key, const mca_btl_cma_calibration_t *cal)
+{
+    char dir[PATH_MAX], tmp[PATH_MAX + 32];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) {
+        return;
+    }
+    *slash = '\0';
+    /* mkdir -p of at most two levels (~/.cache/btl-cma) */
+    char *mid = strrchr(dir, '/');
+    if (mid) {
+        *mid = '\0';
+        (void) mkdir(dir, 0700);
+        *mid = '/';
+    }
+    (void) mkdir(dir, 0700);
+    /* Write then rename: concurrent jobs never see half a file. */
+    snprintf(tmp, sizeof(tmp), "%s.%d", path, (int) getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        return;
+    }
+    fprintf(f,
+            "# btl-cma calibration: measured by process %d at startup; delete this file to measure again.\n"
+            "# single_copy_min: smallest message sent with process_vm_readv (SIZE_MAX: never, the ring\n"
+            "# pipeline is faster at every size on this machine).  Override with --mca btl_cma_single_copy_min.\n"
+            "key %s\nmemcpy_gbps %.2f\nsingle_copy_gbps %.2f\nsingle_copy_min %zu\n",
+            (int) getpid(), key, cal->memcpy_gbps, cal->cma_gbps, cal->single_copy_min);
+    if (fclose(f) == 0) {
+        (void) rename(tmp, path);
+    } else {
+        (void) unlink(tmp);
+    }
+}
+
+/* The pipeline moves a fragment with one copy on each side, the two sides
+ * working in parallel, plus a ring handshake per fragment; single copy is
+ * one kernel copy that also pins every source page.  Single copy is chosen
+ * from the size at which its per-byte advantage has paid for a rendezvous
+ * round trip, and never when it is not faster per byte. */
+static size_t derive_threshold(double memcpy_gbps, double cma_gbps)
+{
+    const double pipeline_gbps = memcpy_gbps / 1.25; /* handshakes and cache traffic */
+    const double fixed_s = 4e-6;                     /* extra round trip and setup */
+    if (cma_gbps <= pipeline_gbps) {
+        return SIZE_MAX;
+    }
+    double per_byte_gain = 1.0 / (pipeline_gbps * 1e9) - 1.0 / (cma_gbps * 1e9);
+    double s = fixed_s / per_byte_gain;
+    size_t min = (size_t) 64 * 1024;
+    return s < (double) min ? min : (size_t) s;
+}
+
+static void measure(mca_btl_cma_calibration_t *cal)
+{
+    size_t len = 3 * (size_t) CAL_BYTES;
+    char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(cal, 0, sizeof(*cal));
+    if (MAP_FAILED == mem) {
+        return;
+    }
+    /* Most user buffers sit on 4 KiB pages (THP is often "madvise"), and
+     * the page size of the source is what single copy's speed depends on. */
+    (void) madvise(mem, len, MADV_NOHUGEPAGE);
+    memset(mem, 1, len);
+    char *src = mem, *dst = mem + CAL_BYTES;
+    double t_mem = time_memcpy(dst, src);
+    double t_cma = time_cma_self(dst, src);
+    munmap(mem, len);
+    cal->memcpy_gbps = (double) CAL_BYTES / t_mem / 1e9;
+    cal->cma_gbps = t_cma > 0 ? (double) CAL_BYTES / t_cma / 1e9 : 0.0;
+    cal->single_copy_min = t_cma > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_gbps) : SIZE_MAX;
+}
+
+static bool user_set(const char *name)
+{
+    int idx = mca_base_var_find("opal", "btl", "cma", name);
+    mca_base_var_source_t source = MCA_BASE_VAR_SOURCE_DEFAULT;
+    if (idx >= 0 && OPAL_SUCCESS == mca_base_var_get_value(idx, NULL, &source, NULL)) {
+        return source != MCA_BASE_VAR_SOURCE_DEFAULT;
+    }
+    return false;
+}
+
+void mca_btl_cma_calibrate(void)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    mca_btl_cma_calibration_t *cal = &c->calibration;
+    char key[512], path[PATH_MAX];
+
+    /* single_copy=cma means the user wants single copy for large messages
+     * whatever the measurement says: keep the default threshold. */
+    if (MCA_BTL_CMA_SC_AUTO != c->single_copy || MCA_BTL_CMA_CAL_OFF == c->calibration_mode ||
+        user_set("single_copy_min")) {
+        return;
+    }
+    cache_key(key, sizeof(key));
+    if (c->calibration_file && *c->calibration_file) {
+        snprintf(path, sizeof(path), "%s", c->calibration_file);
+    } else {
+        default_cache_path(path, sizeof(path));
+    }
+    bool cached = MCA_BTL_CMA_CAL_AUTO == c->calibration_mode && path[0] && read_cache(path, key, cal);
+    if (!cached) {
+        measure(cal);
+        if (cal->memcpy_gbps <= 0) {
+            return;
+        }
+        if (path[0] && 0 == c->local_rank) {
+            write_cache(path, key, cal);
+        }
+    }
+    c->single_copy_min = cal->single_copy_min;
+    char when[64];
+    if (SIZE_MAX == cal->single_copy_min) {
+        snprintf(when, sizeof(when), "never (the pipeline is faster)");
+    } else {
+        snprintf(when, sizeof(when), "from %zu bytes", cal->single_copy_min);
+    }
+    MCA_BTL_CMA_VERBOSE(1, "calibration (%s%s): memcpy %.1f GB/s, process_vm_readv %.1f GB/s: single copy %s",
+                        cached ? "cached in " : "measured", cached ? path : "", cal->memcpy_gbps, cal->cma_gbps,
+                        when);
+}
