@@ -112,6 +112,8 @@ typedef struct mca_btl_cma_component_t {
     uint64_t next_liveness_ns;
     unsigned idle_polls;
     volatile uint64_t probe_word;   /* read by peers' single-copy probe */
+    char cpuset[256];               /* my binding, hwloc list syntax */
+    int home_numa;                  /* NUMA node my rings are placed on, -1 none */
     bool warned_sc_denied;
     volatile int sc_denied_errno;   /* warning not yet printed */
     mca_btl_cma_counters_t counters;
@@ -128,7 +130,7 @@ extern mca_btl_cma_module_t mca_btl_cma;
 
 /* What each process publishes through the modex.  Fixed-width fields only:
  * the peer reads it as raw bytes. */
-#define MCA_BTL_CMA_MODEX_VERSION 1u
+#define MCA_BTL_CMA_MODEX_VERSION 2u
 typedef struct mca_btl_cma_modex_t {
     uint32_t version;
     int32_t local_rank;
@@ -139,6 +141,7 @@ typedef struct mca_btl_cma_modex_t {
     uint64_t probe_addr;  /* address of probe_word in the publisher */
     uint64_t probe_value;
     shm_segment_desc_t segment;
+    char cpuset[256]; /* hwloc list of the PUs the publisher is bound to ("" if unknown) */
 } mca_btl_cma_modex_t;
 
 /* Bytes of every receive segment after the ring library's reserved bytes:
@@ -209,8 +212,8 @@ int mca_btl_cma_component_progress(void);
 /* btl_cma_calibrate.c */
 void mca_btl_cma_calibrate(void);
 
-/* btl_cma_topo.c */
-const char *mca_btl_cma_topo_classify(const struct opal_proc_t *peer);
+/* btl_cma_component.c: topology glue */
+int mca_btl_cma_peer_class(const char *peer_cpuset_list);
 
 /* btl_cma_component.c */
 bool mca_btl_cma_help_available(void);

@@ -9,6 +9,9 @@
 #include "btl_cma.h"
 #include "btl_cma_endpoint.h"
 #include "btl_cma_frag.h"
+#include "btl_cma_topo.h"
+
+#include "opal/mca/hwloc/base/base.h"
 
 #include "opal/mca/base/mca_base_pvar.h"
 #include "opal/mca/base/mca_base_var.h"
@@ -292,6 +295,51 @@ static int yama_scope(void)
     return v;
 }
 
+/* The topology Open MPI already loaded (never a second discovery), and
+ * this process's binding within it. */
+static hwloc_topology_t topology(void)
+{
+    if (NULL == opal_hwloc_topology) {
+        (void) opal_hwloc_base_get_topology();
+    }
+    return opal_hwloc_topology;
+}
+
+static void read_binding(mca_btl_cma_component_t *c)
+{
+    hwloc_topology_t t = topology();
+    c->cpuset[0] = '\0';
+    c->home_numa = -1;
+    if (!t) {
+        return;
+    }
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    if (set && 0 == hwloc_get_cpubind(t, set, HWLOC_CPUBIND_PROCESS)) {
+        if (hwloc_bitmap_list_snprintf(c->cpuset, sizeof(c->cpuset), set) >= (int) sizeof(c->cpuset)) {
+            c->cpuset[0] = '\0'; /* too long to publish: peers treat us as unbound */
+        }
+        c->home_numa = mca_btl_cma_topo_home_numa(t, set);
+    }
+    hwloc_bitmap_free(set);
+}
+
+int mca_btl_cma_peer_class(const char *peer_cpuset_list)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    hwloc_topology_t t = topology();
+    if (!t || !c->cpuset[0] || !peer_cpuset_list[0]) {
+        return MCA_BTL_CMA_PEER_UNKNOWN;
+    }
+    hwloc_bitmap_t a = hwloc_bitmap_alloc(), b = hwloc_bitmap_alloc();
+    int cls = MCA_BTL_CMA_PEER_UNKNOWN;
+    if (a && b && 0 == hwloc_bitmap_list_sscanf(a, c->cpuset) && 0 == hwloc_bitmap_list_sscanf(b, peer_cpuset_list)) {
+        cls = mca_btl_cma_topo_classify_sets(t, a, b);
+    }
+    hwloc_bitmap_free(a);
+    hwloc_bitmap_free(b);
+    return cls;
+}
+
 static int create_segment(void)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
@@ -335,6 +383,14 @@ static int create_segment(void)
     if (!c->rx || !c->rx_lock || !c->peers || !c->cannot_read_me) {
         return OPAL_ERR_OUT_OF_RESOURCE;
     }
+    /* Receive rings live on the receiver's NUMA node: the producer's first
+     * touch would otherwise put them next to the writer, and every poll
+     * would cross the interconnect. */
+    if (c->home_numa >= 0) {
+        int prc = mca_btl_cma_topo_place(topology(), (char *) c->segment.base + page, (size_t) c->nlocal * c->ring_stride,
+                                         c->home_numa);
+        MCA_BTL_CMA_VERBOSE(1, "receive rings placed on NUMA node %d%s", c->home_numa, prc ? " (refused)" : "");
+    }
     uint32_t max_msg = shm_ring_max_payload(cells);
     for (int i = 0; i < c->nlocal; ++i) {
         OBJ_CONSTRUCT(&c->rx_lock[i], opal_mutex_t);
@@ -363,6 +419,7 @@ static int create_segment(void)
         .probe_value = c->probe_word,
     };
     shm_segment_describe(&c->segment, &modex.segment);
+    memcpy(modex.cpuset, c->cpuset, sizeof(modex.cpuset));
     OPAL_MODEX_SEND(rc, OPAL_PMIX_LOCAL, &c->super.btl_version, &modex, sizeof(modex));
     if (OPAL_SUCCESS != rc) {
         return rc;
@@ -430,6 +487,7 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
         (void) prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
     }
 
+    read_binding(c);
     if (OPAL_SUCCESS != create_segment()) {
         cma_release();
         return NULL;

@@ -27,6 +27,7 @@ typedef struct mca_btl_base_endpoint_t {
     bool can_read_peer;      /* process_vm_readv/writev on the peer works */
     bool peer_can_read_me;   /* the peer told us nothing to the contrary */
     bool failed;
+    int peer_class;          /* mca_btl_cma_peer_class_t */
 } mca_btl_base_endpoint_t;
 
 typedef mca_btl_base_endpoint_t mca_btl_cma_endpoint_t;

@@ -9,6 +9,7 @@
 #include "btl_cma.h"
 #include "btl_cma_endpoint.h"
 #include "btl_cma_frag.h"
+#include "btl_cma_topo.h"
 
 #include "opal/class/opal_bitmap.h"
 #include "opal/mca/hwloc/hwloc-internal.h"
@@ -155,8 +156,13 @@ static mca_btl_cma_endpoint_t *create_endpoint(struct opal_proc_t *proc, const m
             }
         }
     }
-    MCA_BTL_CMA_VERBOSE(10, "connected to local rank %d (pid %d, %s): single copy %s", ep->local_rank,
-                        (int) ep->pid, mca_btl_cma_topo_classify(proc), ep->can_read_peer ? "permitted" : "off");
+    char cpuset[sizeof(mx->cpuset)];
+    memcpy(cpuset, mx->cpuset, sizeof(cpuset));
+    cpuset[sizeof(cpuset) - 1] = '\0';
+    ep->peer_class = mca_btl_cma_peer_class(cpuset);
+    MCA_BTL_CMA_VERBOSE(10, "connected to local rank %d (pid %d, %s, cpus %s): single copy %s", ep->local_rank,
+                        (int) ep->pid, mca_btl_cma_peer_class_name((mca_btl_cma_peer_class_t) ep->peer_class),
+                        cpuset[0] ? cpuset : "unbound", ep->can_read_peer ? "permitted" : "off");
     return ep;
 }
 
