@@ -102,6 +102,8 @@ typedef struct mca_btl_cma_component_t {
     uint32_t ring_cells;
     shm_ring_consumer_t *rx;        /* rx[i]: ring written by local rank i */
     opal_mutex_t *rx_lock;
+    uint16_t *rx_idle;              /* consecutive empty polls per ring */
+    unsigned poll_round;
     struct mca_btl_base_endpoint_t **peers; /* by local rank, NULL until added */
     bool *cannot_read_me;           /* by local rank: that peer's probe of us failed */
     opal_list_t emu_waiting;        /* my emulated gets awaiting data */

@@ -380,7 +380,8 @@ static int create_segment(void)
     c->rx_lock = calloc((size_t) c->nlocal, sizeof(*c->rx_lock));
     c->peers = calloc((size_t) c->nlocal, sizeof(*c->peers));
     c->cannot_read_me = calloc((size_t) c->nlocal, sizeof(*c->cannot_read_me));
-    if (!c->rx || !c->rx_lock || !c->peers || !c->cannot_read_me) {
+    c->rx_idle = calloc((size_t) c->nlocal, sizeof(*c->rx_idle));
+    if (!c->rx || !c->rx_lock || !c->peers || !c->cannot_read_me || !c->rx_idle) {
         return OPAL_ERR_OUT_OF_RESOURCE;
     }
     /* Receive rings live on the receiver's NUMA node: the producer's first
@@ -454,7 +455,9 @@ static void cma_release(void)
     free(c->rx_lock);
     free(c->peers);
     free(c->cannot_read_me);
+    free(c->rx_idle);
     c->cannot_read_me = NULL;
+    c->rx_idle = NULL;
     c->rx = NULL;
     c->rx_lock = NULL;
     c->peers = NULL;

@@ -14,6 +14,13 @@
 #include <time.h>
 
 #define MCA_BTL_CMA_POLL_BATCH 32
+/* With many local peers most rings are idle at any moment: a ring empty for
+ * COLD_AFTER polls in a row is then polled only every COLD_STRIDE-th call,
+ * so the cost of progress follows the peers that talk, not the node size.
+ * A message makes its ring hot again at once. */
+#define MCA_BTL_CMA_HOT_PEERS_MIN 8
+#define MCA_BTL_CMA_COLD_AFTER 256
+#define MCA_BTL_CMA_COLD_STRIDE 8
 
 static inline int poll_ring(mca_btl_cma_component_t *c, int i)
 {
@@ -90,9 +97,21 @@ int mca_btl_cma_component_progress(void)
     if (OPAL_UNLIKELY(NULL == c->rx)) {
         return 0;
     }
-    for (int i = 0; i < c->nlocal; ++i) {
-        if (i != c->local_rank) {
-            count += poll_ring(c, i);
+    if (c->nlocal <= MCA_BTL_CMA_HOT_PEERS_MIN) {
+        for (int i = 0; i < c->nlocal; ++i) {
+            if (i != c->local_rank) {
+                count += poll_ring(c, i);
+            }
+        }
+    } else {
+        bool sweep = (++c->poll_round % MCA_BTL_CMA_COLD_STRIDE) == 0;
+        for (int i = 0; i < c->nlocal; ++i) {
+            if (i == c->local_rank || (!sweep && c->rx_idle[i] >= MCA_BTL_CMA_COLD_AFTER)) {
+                continue;
+            }
+            int n = poll_ring(c, i);
+            c->rx_idle[i] = n ? 0 : (c->rx_idle[i] < MCA_BTL_CMA_COLD_AFTER ? c->rx_idle[i] + 1 : c->rx_idle[i]);
+            count += n;
         }
     }
     if (OPAL_UNLIKELY(c->pending_sends > 0)) {
