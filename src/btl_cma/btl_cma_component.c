@@ -103,12 +103,23 @@ static int register_counter(const char *name, const char *desc, uint64_t *storag
                                             NULL, NULL, storage);
 }
 
+/* An enumerated parameter: ompi_info lists its values beside the default. */
+static void register_enum(const char *name, const char *desc, const mca_base_var_enum_value_t *values,
+                          mca_base_var_info_lvl_t level, int *storage)
+{
+    mca_base_var_enum_t *e = NULL;
+    char enum_name[64];
+    snprintf(enum_name, sizeof(enum_name), "btl_cma_%s", name);
+    mca_base_var_enum_create(enum_name, values, &e);
+    mca_base_component_var_register(&mca_btl_cma_component.super.btl_version, name, desc, MCA_BASE_VAR_TYPE_INT, e,
+                                    0, 0, level, MCA_BASE_VAR_SCOPE_LOCAL, storage);
+    OBJ_RELEASE(e);
+}
+
 static int cma_register(void)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
     const mca_base_component_t *v = &c->super.btl_version;
-    mca_base_var_enum_t *e;
-
     c->verbose = 0;
     mca_base_component_var_register(v, "verbose",
                                     "Diagnostics: 0 none, 1 decisions at startup (segment kind, thresholds, "
@@ -125,16 +136,12 @@ static int cma_register(void)
 
     static const mca_base_var_enum_value_t sc_values[] = {
         {MCA_BTL_CMA_SC_AUTO, "auto"}, {MCA_BTL_CMA_SC_CMA, "cma"}, {MCA_BTL_CMA_SC_NONE, "none"}, {0, NULL}};
-    mca_base_var_enum_create("btl_cma_single_copy", sc_values, &e);
     c->single_copy = MCA_BTL_CMA_SC_AUTO;
-    mca_base_component_var_register(v, "single_copy",
-                                    "Large-message protocol: auto (process_vm_readv where permitted and measured "
-                                    "faster, see btl_cma_calibration; rings otherwise, warning once if denied), cma "
-                                    "(process_vm_readv from single_copy_min bytes, error if denied), none (copy "
-                                    "pipeline through the rings only)",
-                                    MCA_BASE_VAR_TYPE_INT, e, 0, 0, OPAL_INFO_LVL_3, MCA_BASE_VAR_SCOPE_LOCAL,
-                                    &c->single_copy);
-    OBJ_RELEASE(e);
+    register_enum("single_copy",
+                  "Large-message protocol: auto (process_vm_readv where permitted and measured faster, see "
+                  "btl_cma_calibration; rings otherwise, warning once if denied), cma (process_vm_readv from "
+                  "single_copy_min bytes, error if denied), none (copy pipeline through the rings only)",
+                  sc_values, OPAL_INFO_LVL_3, &c->single_copy);
 
     c->single_copy_min = 256 * 1024;
     mca_base_component_var_register(v, "single_copy_min",
@@ -145,15 +152,11 @@ static int cma_register(void)
 
     static const mca_base_var_enum_value_t seg_values[] = {
         {SHM_SEGMENT_AUTO, "auto"}, {SHM_SEGMENT_MEMFD, "memfd"}, {SHM_SEGMENT_POSIX, "posix"}, {0, NULL}};
-    mca_base_var_enum_create("btl_cma_segment", seg_values, &e);
     c->segment_kind = SHM_SEGMENT_AUTO;
-    mca_base_component_var_register(v, "segment",
-                                    "Shared segment kind: auto (memfd, or posix when this process is not "
-                                    "dumpable), memfd (no file ever exists), posix (/dev/shm file removed once "
-                                    "all peers attached)",
-                                    MCA_BASE_VAR_TYPE_INT, e, 0, 0, OPAL_INFO_LVL_4, MCA_BASE_VAR_SCOPE_LOCAL,
-                                    &c->segment_kind);
-    OBJ_RELEASE(e);
+    register_enum("segment",
+                  "Shared segment kind: auto (memfd, or posix when this process is not dumpable), memfd (no file "
+                  "ever exists), posix (/dev/shm file removed once all peers attached)",
+                  seg_values, OPAL_INFO_LVL_4, &c->segment_kind);
 
     c->free_list_max = -1;
     mca_base_component_var_register(v, "free_list_max",
@@ -179,15 +182,12 @@ static int cma_register(void)
                                                             {MCA_BTL_CMA_CAL_MEASURE, "measure"},
                                                             {MCA_BTL_CMA_CAL_OFF, "off"},
                                                             {0, NULL}};
-    mca_base_var_enum_create("btl_cma_calibration", cal_values, &e);
     c->calibration_mode = MCA_BTL_CMA_CAL_AUTO;
-    mca_base_component_var_register(v, "calibration",
-                                    "How single_copy_min is chosen when not set explicitly: auto (measure memcpy "
-                                    "and process_vm_readv once per machine, cache the result), measure (at every "
-                                    "startup), off (use the default)",
-                                    MCA_BASE_VAR_TYPE_INT, e, 0, 0, OPAL_INFO_LVL_4, MCA_BASE_VAR_SCOPE_LOCAL,
-                                    &c->calibration_mode);
-    OBJ_RELEASE(e);
+    register_enum("calibration",
+                  "How single_copy_min is chosen when not set explicitly: auto (measure memcpy and "
+                  "process_vm_readv once per machine, cache the result), measure (at every startup), off (use the "
+                  "default)",
+                  cal_values, OPAL_INFO_LVL_4, &c->calibration_mode);
 
     c->calibration_file = NULL;
     mca_base_component_var_register(v, "calibration_file",

@@ -166,13 +166,9 @@ int mca_btl_cma_get(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpo
 {
     (void) flags;
     (void) order;
-    if (OPAL_UNLIKELY(ep->failed)) {
-        return OPAL_ERR_UNREACH;
-    }
-    if (OPAL_UNLIKELY(!mca_btl_cma_in_bounds(remote_handle, remote_address, size))) {
-        opal_output(0, "btl:cma: refused a get of %zu bytes at 0x%" PRIx64 " outside the peer's registration",
-                    size, remote_address);
-        return OPAL_ERR_BAD_PARAM;
+    int rc = mca_btl_cma_rdma_admit(ep, remote_handle, remote_address, size);
+    if (OPAL_UNLIKELY(OPAL_SUCCESS != rc)) {
+        return rc;
     }
     if (OPAL_LIKELY(ep->can_read_peer)) {
         int err = mca_btl_cma_vm_copy(ep->pid, local_address, remote_address, size, false);

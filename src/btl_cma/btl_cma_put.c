@@ -15,11 +15,9 @@ int mca_btl_cma_put(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpo
 {
     (void) flags;
     (void) order;
-    if (OPAL_UNLIKELY(ep->failed)) {
-        return OPAL_ERR_UNREACH;
-    }
-    if (OPAL_UNLIKELY(!mca_btl_cma_in_bounds(remote_handle, remote_address, size))) {
-        return OPAL_ERR_BAD_PARAM;
+    int rc = mca_btl_cma_rdma_admit(ep, remote_handle, remote_address, size);
+    if (OPAL_UNLIKELY(OPAL_SUCCESS != rc)) {
+        return rc;
     }
     if (!ep->can_read_peer) {
         return OPAL_ERR_NOT_AVAILABLE;

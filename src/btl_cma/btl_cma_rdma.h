@@ -8,6 +8,7 @@
 #define MCA_BTL_CMA_RDMA_H
 
 #include "btl_cma.h"
+#include "btl_cma_endpoint.h"
 
 #include <sys/uio.h>
 
@@ -48,6 +49,24 @@ static inline bool mca_btl_cma_in_bounds(const struct mca_btl_base_registration_
                                          size_t len)
 {
     return h && addr >= h->base && len <= h->size && addr - h->base <= h->size - len;
+}
+
+/* What every get and put checks before touching the kernel: the peer is
+ * alive and the request lies inside the registration the peer sent. */
+static inline int mca_btl_cma_rdma_admit(const struct mca_btl_base_endpoint_t *ep,
+                                         const struct mca_btl_base_registration_handle_t *remote_handle,
+                                         uint64_t remote_address, size_t size)
+{
+    if (OPAL_UNLIKELY(ep->failed)) {
+        return OPAL_ERR_UNREACH;
+    }
+    if (OPAL_UNLIKELY(!mca_btl_cma_in_bounds(remote_handle, remote_address, size))) {
+        opal_output(0, "btl:cma: refused a single-copy request of %zu bytes at 0x%" PRIx64
+                       " outside the peer's registration",
+                    size, remote_address);
+        return OPAL_ERR_BAD_PARAM;
+    }
+    return OPAL_SUCCESS;
 }
 
 /* EPERM/EACCES (Yama, seccomp, capabilities, dumpability) and ENOSYS mean
