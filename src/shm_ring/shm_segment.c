@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -64,6 +65,15 @@ static const char *space_hint(int e)
 
 static int size_segment(int fd, size_t size, unsigned flags, const char *what, shm_error_t *err)
 {
+    /* Growing a file past RLIMIT_FSIZE raises SIGXFSZ, which kills the
+     * process by default: refuse beforehand with an error instead. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (rlim_t) size > rl.rlim_cur) {
+        return shm_error_set(err, -EFBIG,
+                             "a %zu-byte %s segment exceeds the file size limit of %llu bytes (ulimit -f); "
+                             "raise the limit or reduce the segment size",
+                             size, what, (unsigned long long) rl.rlim_cur);
+    }
     if (ftruncate(fd, (off_t) size) != 0) {
         int e = errno;
         return shm_error_set(err, -e, "sizing a %zu-byte %s segment failed: %s; %s", size, what,

@@ -11,7 +11,7 @@ top=$(cd "$builddir/../.." && pwd)
 : "${MPIRUN:=mpirun.openmpi}"
 pkglib=$(ompi_info --path pkglibdir --parsable | sed -n 's/^path:pkglibdir://p')
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-wrap="" maxwarn="" expect_death=""
+wrap="" maxwarn="" expect_death="" expect_error=""
 while :; do
     case "${1:-}" in
     --deny-cma) wrap="$wrap $builddir/deny_cma"; shift ;;
@@ -22,6 +22,7 @@ while :; do
         shift ;;
     --expect-warnings) maxwarn=$2; shift 2 ;;
     --expect-death) expect_death=1; shift ;;
+    --expect-error) expect_error=$2; shift 2 ;;
     *) break ;;
     esac
 done
@@ -37,6 +38,18 @@ timeout 120 $MPIRUN -np 2 --bind-to none --mca pml ob1 --mca btl cma,self \
     $wrap "$builddir/$prog" "$@" >"$out" 2>&1
 rc=$?
 cat "$out"
+if [ -n "$expect_error" ]; then
+    # A misconfiguration must end in a clear message, never in a crash.
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then
+        echo "FAIL: expected a clean failure, got exit $rc"; rc=1
+    elif grep -qiE 'segmentation fault|bus error|core dumped|signal 11|signal 7' "$out"; then
+        echo "FAIL: crashed instead of reporting the problem"; rc=1
+    elif ! grep -q "$expect_error" "$out"; then
+        echo "FAIL: the message '$expect_error' was not printed"; rc=1
+    else
+        echo "failed cleanly with: $expect_error"; rc=0
+    fi
+fi
 if [ -n "$expect_death" ]; then
     # A killed peer must end the job (not hang until the time limit) with
     # an error naming the failed process.
