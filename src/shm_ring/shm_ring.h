@@ -342,7 +342,9 @@ static inline int shm_ring_peek(shm_ring_consumer_t *c, shm_ring_msg_t *msg)
     /* Acquire: pairs with the producer's release store of seq, making the
      * header and payload written before it visible here. */
     uint32_t seq = atomic_load_explicit(&h->seq, memory_order_acquire);
-    if (seq != (uint32_t) (2 * c->tail + 1)) {
+    /* broken is checked here too: a peer that rewrites a rejected cell into
+     * a valid-looking one must not revive a ring we declared corrupted. */
+    if (seq != (uint32_t) (2 * c->tail + 1) || __builtin_expect(c->broken, 0)) {
         return shm_ring_peek_slow(c, msg, seq);
     }
     /* Read each field once into locals and validate the copies: the peer
