@@ -33,7 +33,15 @@ enum {
     MCA_BTL_CMA_TAG_GET_REQ = 256,  /* emulated get: please send me bytes   */
     MCA_BTL_CMA_TAG_GET_DATA = 257, /* emulated get: bytes of a request      */
     MCA_BTL_CMA_TAG_NO_SC = 258,    /* I cannot read your memory: stop RGET  */
+    MCA_BTL_CMA_TAG_PUT_DATA = 259, /* emulated put: bytes to store          */
+    MCA_BTL_CMA_TAG_PUT_ACK = 260,  /* emulated put: all bytes stored        */
+    MCA_BTL_CMA_TAG_AMO_REQ = 261,  /* atomic: apply this to your memory     */
+    MCA_BTL_CMA_TAG_AMO_RESP = 262, /* atomic: the previous value            */
 };
+
+/* Compare-and-swap travels as one more atomic operation code, outside the
+ * range of mca_btl_base_atomic_op_t. */
+#define MCA_BTL_CMA_AMO_CSWAP 0x1000u
 
 enum mca_btl_cma_single_copy {
     MCA_BTL_CMA_SC_AUTO = 0, /* use process_vm_readv where the probe allows */
@@ -69,6 +77,9 @@ typedef struct mca_btl_cma_counters_t {
     uint64_t put_bytes;
     uint64_t emulated_gets;  /* btl_get served through the rings */
     uint64_t emulated_get_bytes;
+    uint64_t emulated_puts;  /* btl_put served through the rings */
+    uint64_t emulated_put_bytes;
+    uint64_t atomics;        /* atomic operations executed by the target */
     uint64_t sc_fallbacks;   /* peers for which single copy was found denied */
 } mca_btl_cma_counters_t;
 
@@ -106,7 +117,7 @@ typedef struct mca_btl_cma_component_t {
     unsigned poll_round;
     struct mca_btl_base_endpoint_t **peers; /* by local rank, NULL until added */
     bool *cannot_read_me;           /* by local rank: that peer's probe of us failed */
-    opal_list_t emu_waiting;        /* my emulated gets awaiting data */
+    opal_list_t emu_waiting;        /* my ring-served operations awaiting an answer */
     uint64_t emu_next_cookie;
     opal_free_list_t frags;
     opal_mutex_t lock;
@@ -203,10 +214,47 @@ struct mca_btl_base_registration_handle_t *mca_btl_cma_register_mem(struct mca_b
                                                                     void *base, size_t size, uint32_t flags);
 int mca_btl_cma_deregister_mem(struct mca_btl_base_module_t *btl,
                                struct mca_btl_base_registration_handle_t *handle);
-void mca_btl_cma_handle_ctrl(uint16_t tag, int src_local_rank, const void *data, size_t len);
 void mca_btl_cma_single_copy_denied(struct mca_btl_base_endpoint_t *ep, int err, bool tell_peer);
 void mca_btl_cma_warn_single_copy_denied(void);
+
+/* btl_cma_atomic.c */
+int mca_btl_cma_atomic_op(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpoint_t *ep,
+                          uint64_t remote_address, struct mca_btl_base_registration_handle_t *remote_handle,
+                          mca_btl_base_atomic_op_t op, uint64_t operand, int flags, int order,
+                          mca_btl_base_rdma_completion_fn_t cbfunc, void *cbcontext, void *cbdata);
+int mca_btl_cma_atomic_fop(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpoint_t *ep,
+                           void *local_address, uint64_t remote_address,
+                           struct mca_btl_base_registration_handle_t *local_handle,
+                           struct mca_btl_base_registration_handle_t *remote_handle, mca_btl_base_atomic_op_t op,
+                           uint64_t operand, int flags, int order, mca_btl_base_rdma_completion_fn_t cbfunc,
+                           void *cbcontext, void *cbdata);
+int mca_btl_cma_atomic_cswap(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpoint_t *ep,
+                             void *local_address, uint64_t remote_address,
+                             struct mca_btl_base_registration_handle_t *local_handle,
+                             struct mca_btl_base_registration_handle_t *remote_handle, uint64_t compare,
+                             uint64_t value, int flags, int order, mca_btl_base_rdma_completion_fn_t cbfunc,
+                             void *cbcontext, void *cbdata);
+/* Apply an atomic operation to this process's own memory; *prev gets the
+ * previous value.  OPAL_ERR_NOT_SUPPORTED for unknown operations. */
+int mca_btl_cma_atomic_apply(void *addr, uint32_t op, uint64_t operand, uint64_t compare, int flags,
+                             uint64_t *prev);
+
+/* btl_cma_emu.c: one-sided operations served through the rings */
+int mca_btl_cma_emu_get(struct mca_btl_base_endpoint_t *ep, void *local, uint64_t remote,
+                        struct mca_btl_base_registration_handle_t *local_handle,
+                        struct mca_btl_base_registration_handle_t *remote_handle, size_t size,
+                        mca_btl_base_rdma_completion_fn_t cbfunc, void *cbcontext, void *cbdata);
+int mca_btl_cma_emu_put(struct mca_btl_base_endpoint_t *ep, void *local, uint64_t remote,
+                        struct mca_btl_base_registration_handle_t *local_handle,
+                        struct mca_btl_base_registration_handle_t *remote_handle, size_t size,
+                        mca_btl_base_rdma_completion_fn_t cbfunc, void *cbcontext, void *cbdata);
+int mca_btl_cma_emu_atomic(struct mca_btl_base_endpoint_t *ep, void *local, uint64_t remote,
+                           struct mca_btl_base_registration_handle_t *local_handle,
+                           struct mca_btl_base_registration_handle_t *remote_handle, uint32_t op,
+                           uint64_t operand, uint64_t compare, int flags, mca_btl_base_rdma_completion_fn_t cbfunc,
+                           void *cbcontext, void *cbdata);
 int mca_btl_cma_emu_progress(struct mca_btl_base_endpoint_t *ep);
+void mca_btl_cma_handle_ctrl(uint16_t tag, int src_local_rank, const void *data, size_t len);
 
 /* btl_cma_progress.c */
 int mca_btl_cma_component_progress(void);

@@ -211,9 +211,23 @@ static int cma_register(void)
     m->btl_min_rdma_pipeline_size = SIZE_MAX >> 1;
     m->btl_latency = 1;
     m->btl_bandwidth = 40000;
-    /* GET only: ob1 then uses RGET (receiver reads) for the messages whose
-     * registration we accept and the copy pipeline for the rest. */
-    m->btl_flags = MCA_BTL_FLAGS_SEND | MCA_BTL_FLAGS_GET;
+    /* ob1 picks RGET for the messages whose registration we accept
+     * (btl_cma_get.c) and the copy pipeline for the rest; the huge
+     * rdma_pipeline_send_length and min_rdma_pipeline_size above keep it
+     * from ever choosing its PUT-based pipeline.  PUT and the atomics serve
+     * one-sided MPI (osc rdma); the atomics are executed by the target's
+     * CPU, hence coherent with CPU atomics (GLOB). */
+    m->btl_flags = MCA_BTL_FLAGS_SEND | MCA_BTL_FLAGS_GET | MCA_BTL_FLAGS_PUT | MCA_BTL_FLAGS_ATOMIC_OPS |
+                   MCA_BTL_FLAGS_ATOMIC_FOPS;
+    m->btl_atomic_flags = MCA_BTL_ATOMIC_SUPPORTS_ADD | MCA_BTL_ATOMIC_SUPPORTS_AND | MCA_BTL_ATOMIC_SUPPORTS_OR |
+                          MCA_BTL_ATOMIC_SUPPORTS_XOR | MCA_BTL_ATOMIC_SUPPORTS_LAND |
+                          MCA_BTL_ATOMIC_SUPPORTS_LOR | MCA_BTL_ATOMIC_SUPPORTS_LXOR |
+                          MCA_BTL_ATOMIC_SUPPORTS_SWAP | MCA_BTL_ATOMIC_SUPPORTS_MIN | MCA_BTL_ATOMIC_SUPPORTS_MAX |
+                          MCA_BTL_ATOMIC_SUPPORTS_CSWAP | MCA_BTL_ATOMIC_SUPPORTS_32BIT |
+                          MCA_BTL_ATOMIC_SUPPORTS_GLOB;
+    /* One-sided local buffers need no registration. */
+    m->btl_get_local_registration_threshold = SIZE_MAX >> 1;
+    m->btl_put_local_registration_threshold = SIZE_MAX >> 1;
     m->btl_registration_handle_size = sizeof(struct mca_btl_base_registration_handle_t);
     m->btl_get_limit = SIZE_MAX >> 1;
     m->btl_put_limit = SIZE_MAX >> 1;
@@ -241,6 +255,12 @@ static int cma_register(void)
                      &c->counters.emulated_gets);
     register_counter("emulated_get_bytes", "Bytes of reads served through the rings",
                      &c->counters.emulated_get_bytes);
+    register_counter("emulated_puts", "Writes served through the rings (single copy denied or off)",
+                     &c->counters.emulated_puts);
+    register_counter("emulated_put_bytes", "Bytes of writes served through the rings",
+                     &c->counters.emulated_put_bytes);
+    register_counter("atomics", "Atomic operations sent to peers (executed by the target)",
+                     &c->counters.atomics);
     register_counter("single_copy_fallbacks", "Peers for which single copy was found denied",
                      &c->counters.sc_fallbacks);
     return OPAL_SUCCESS;
@@ -482,9 +502,7 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
     clock_gettime(CLOCK_MONOTONIC, &ts);
     c->probe_word = 0x636d6150726f6265ull ^ ((uint64_t) getpid() << 20) ^ (uint64_t) ts.tv_nsec;
 
-    if (MCA_BTL_CMA_SC_NONE == c->single_copy) {
-        m->btl_flags &= ~(uint32_t) (MCA_BTL_FLAGS_GET | MCA_BTL_FLAGS_PUT);
-    } else if (yama_scope() == 1) {
+    if (MCA_BTL_CMA_SC_NONE != c->single_copy && yama_scope() == 1) {
         /* Yama scope 1 lets only ancestors read us; our peers are siblings.
          * Allow them (same user only: the kernel still checks credentials). */
         (void) prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);

@@ -1,8 +1,9 @@
 /*
- * Writes into a peer's memory with process_vm_writev (btl_put).  Not used
- * by ob1's point-to-point protocols (the module advertises GET only, see
- * btl_cma_component.c) but available to one-sided components; a denied or
- * out-of-bounds put is refused with an error, never issued.
+ * Writes into a peer's memory (btl_put, used by one-sided MPI; ob1's
+ * point-to-point protocols never choose it, see btl_cma_component.c) with
+ * process_vm_writev, or through the rings (btl_cma_emu.c) where single copy
+ * is denied or switched off.  An out-of-bounds put is refused, never
+ * issued.
  */
 #include "btl_cma.h"
 #include "btl_cma_endpoint.h"
@@ -19,19 +20,23 @@ int mca_btl_cma_put(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpo
     if (OPAL_UNLIKELY(OPAL_SUCCESS != rc)) {
         return rc;
     }
-    if (!ep->can_read_peer) {
-        return OPAL_ERR_NOT_AVAILABLE;
-    }
-    int err = mca_btl_cma_vm_copy(ep->pid, local_address, remote_address, size, true);
-    if (OPAL_UNLIKELY(err)) {
-        if (mca_btl_cma_is_denial(err)) {
-            mca_btl_cma_single_copy_denied(ep, err, true);
-            return OPAL_ERR_NOT_AVAILABLE;
+    if (ep->can_read_peer) {
+        int err = mca_btl_cma_vm_copy(ep->pid, local_address, remote_address, size, true);
+        if (OPAL_LIKELY(0 == err)) {
+            MCA_BTL_CMA_COUNT(put_count, 1);
+            MCA_BTL_CMA_COUNT(put_bytes, size);
+            cbfunc(btl, ep, local_address, local_handle, cbcontext, cbdata, OPAL_SUCCESS);
+            return OPAL_SUCCESS;
         }
-        return ESRCH == err ? OPAL_ERR_UNREACH : OPAL_ERROR;
+        if (ESRCH == err) {
+            mca_btl_cma_peer_failed(ep, "it vanished during a single-copy write");
+            return OPAL_ERR_UNREACH;
+        }
+        if (!mca_btl_cma_is_denial(err)) {
+            return OPAL_ERROR;
+        }
+        mca_btl_cma_single_copy_denied(ep, err, true);
     }
-    MCA_BTL_CMA_COUNT(put_count, 1);
-    MCA_BTL_CMA_COUNT(put_bytes, size);
-    cbfunc(btl, ep, local_address, local_handle, cbcontext, cbdata, OPAL_SUCCESS);
-    return OPAL_SUCCESS;
+    return mca_btl_cma_emu_put(ep, local_address, remote_address, local_handle, remote_handle, size, cbfunc,
+                               cbcontext, cbdata);
 }
