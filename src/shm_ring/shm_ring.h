@@ -87,6 +87,7 @@ typedef struct shm_segment_desc {
     int32_t fd;     /* creator's descriptor number (memfd)  */
     uint32_t nattach; /* POSIX: attaches after which the name is removed */
     uint64_t size;
+    uint64_t id;    /* random; also stored in the segment, checked by attach */
     char name[SHM_SEGMENT_NAME_MAX]; /* POSIX: /dev/shm name */
 } shm_segment_desc_t;
 
@@ -100,6 +101,7 @@ typedef struct shm_segment {
     char name[SHM_SEGMENT_NAME_MAX];
     _Atomic uint32_t *attach_count; /* POSIX: in the segment's first page */
     uint32_t nattach;
+    uint64_t id;
 } shm_segment_t;
 
 /* Bytes at the start of every segment reserved for the library's own
@@ -117,7 +119,10 @@ void shm_segment_describe(const shm_segment_t *seg, shm_segment_desc_t *desc);
 
 /* Map a peer's segment.  memfd: pidfd_getfd(), falling back to
  * /proc/PID/fd/N; both need the same ptrace-read permission over the
- * creator that process_vm_readv needs.  POSIX: shm_open by name. */
+ * creator that process_vm_readv needs.  POSIX: shm_open by name.  The
+ * segment's random id must match the description's: a descriptor number
+ * reused by the creator after shm_segment_seal gives -ESTALE, never a
+ * mapping of some other file. */
 int shm_segment_attach(shm_segment_t *seg, const shm_segment_desc_t *desc, shm_error_t *err);
 
 /* Stop further attaches: close the memfd, or remove the POSIX name.  The

@@ -16,7 +16,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -35,6 +37,25 @@
 #include "shm_error.h"
 
 #define POSIX_PREFIX "btl_cma."
+
+/* The library's bytes at the start of every segment (SHM_SEGMENT_RESERVED). */
+typedef struct segment_header {
+    _Atomic uint32_t attach_count; /* POSIX: peers attached so far */
+    uint32_t reserved;
+    uint64_t id;                   /* must match the description's */
+} segment_header_t;
+_Static_assert(sizeof(segment_header_t) <= SHM_SEGMENT_RESERVED, "segment header fits the reserved bytes");
+
+static uint64_t new_id(void)
+{
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t) sizeof(id) || id == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        id = ((uint64_t) getpid() << 32) ^ (uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 20) ^ (uintptr_t) &id;
+    }
+    return id | 1; /* never 0, the value of a fresh file */
+}
 
 static size_t page_round(size_t size)
 {
@@ -192,11 +213,8 @@ static int create_posix(shm_segment_t *seg, size_t size, unsigned flags, uint32_
     seg->fd = -1;
     seg->kind = SHM_SEGMENT_POSIX;
     seg->nattach = nattach;
-    seg->attach_count = (_Atomic uint32_t *) seg->base;
+    seg->attach_count = &((segment_header_t *) seg->base)->attach_count;
     atomic_store_explicit(seg->attach_count, 0, memory_order_relaxed);
-    if (nattach == 0) {
-        shm_segment_seal(seg);
-    }
     return 0;
 }
 
@@ -228,6 +246,13 @@ int shm_segment_create(shm_segment_t *seg, size_t size, int kind, unsigned flags
     default:
         rc = shm_error_set(err, -EINVAL, "unknown segment kind %d", kind);
     }
+    if (rc == 0) {
+        seg->id = new_id();
+        ((segment_header_t *) seg->base)->id = seg->id;
+        if (seg->kind == SHM_SEGMENT_POSIX && nattach == 0) {
+            shm_segment_seal(seg); /* nobody will attach: no name at all */
+        }
+    }
     return rc;
 }
 
@@ -239,6 +264,7 @@ void shm_segment_describe(const shm_segment_t *seg, shm_segment_desc_t *desc)
     desc->fd = seg->fd;
     desc->nattach = seg->nattach;
     desc->size = seg->size;
+    desc->id = seg->id;
     memcpy(desc->name, seg->name, sizeof(desc->name));
 }
 
@@ -320,8 +346,19 @@ int shm_segment_attach(shm_segment_t *seg, const shm_segment_desc_t *desc, shm_e
     }
     seg->kind = (int) desc->kind;
     seg->pid = desc->pid;
+    segment_header_t *hdr = seg->base;
+    if (hdr->id != desc->id) {
+        munmap(seg->base, seg->size);
+        seg->base = NULL;
+        seg->name[0] = '\0';
+        return shm_error_set(err, -ESTALE,
+                             "the shared segment of process %d described to us no longer exists (its creator "
+                             "closed it; the descriptor now names another file)",
+                             (int) desc->pid);
+    }
+    seg->id = desc->id;
     if (seg->kind == SHM_SEGMENT_POSIX) {
-        uint32_t n = atomic_fetch_add_explicit((_Atomic uint32_t *) seg->base, 1, memory_order_acq_rel) + 1;
+        uint32_t n = atomic_fetch_add_explicit(&hdr->attach_count, 1, memory_order_acq_rel) + 1;
         if (n >= desc->nattach) {
             shm_unlink(seg->name);
         }
