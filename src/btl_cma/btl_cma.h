@@ -162,6 +162,7 @@ typedef struct mca_btl_cma_modex_t {
  * segment. */
 typedef struct mca_btl_cma_segment_header_t {
     uint32_t sc_warned; /* the single-copy warning was printed on this node */
+    uint32_t finalized; /* the owner went through MPI_Finalize: its exit is no failure */
 } mca_btl_cma_segment_header_t;
 #define MCA_BTL_CMA_SEGMENT_HEADER(base) \
     ((mca_btl_cma_segment_header_t *) ((char *) (base) + SHM_SEGMENT_RESERVED))

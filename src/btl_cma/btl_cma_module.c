@@ -236,6 +236,10 @@ int mca_btl_cma_finalize(struct mca_btl_base_module_t *btl)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
     (void) btl;
+    if (c->segment.base) {
+        /* Peers that outlive us must not take our exit for a crash. */
+        __atomic_store_n(&MCA_BTL_CMA_SEGMENT_HEADER(c->segment.base)->finalized, 1, __ATOMIC_RELEASE);
+    }
     for (int i = 0; c->peers && i < c->nlocal; ++i) {
         if (c->peers[i]) {
             OBJ_RELEASE(c->peers[i]);

@@ -3,8 +3,8 @@
  * ring (at most a bounded batch per ring per call, so one busy peer cannot
  * starve the others), hand PML messages to the callback registered for
  * their tag and component control messages to their handlers, push queued
- * fragments, and every liveness_ms check that peers which have not said
- * goodbye are still alive.  Also the oversubscription policy: after
+ * fragments, and every liveness_ms check that peers which have not been
+ * through MPI_Finalize are still alive.  Also the oversubscription policy: after
  * yield_idle empty calls in a row, give the core away.
  */
 #include "btl_cma.h"
@@ -72,8 +72,10 @@ static uint64_t now_ns(void)
     return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 }
 
-/* A peer that exits without closing its ring to us was killed or crashed:
- * messages from it may be lost, so the job cannot continue correctly. */
+/* A peer that exits without going through MPI_Finalize was killed or
+ * crashed: messages from it may be lost, so the job cannot continue
+ * correctly.  A peer that finalized marked its own segment so (a peer that
+ * finalized may well never have written to our ring). */
 static void check_liveness(mca_btl_cma_component_t *c)
 {
     for (int i = 0; i < c->nlocal; ++i) {
@@ -81,8 +83,8 @@ static void check_liveness(mca_btl_cma_component_t *c)
         if (!ep || ep->failed || shm_peer_alive(&ep->watch) != 0) {
             continue;
         }
-        if (shm_ring_consumer_drained_closed(&c->rx[i])) {
-            ep->failed = true; /* orderly exit after MPI_Finalize */
+        if (__atomic_load_n(&MCA_BTL_CMA_SEGMENT_HEADER(ep->segment.base)->finalized, __ATOMIC_ACQUIRE)) {
+            ep->failed = true; /* orderly exit: nothing more will come */
             continue;
         }
         mca_btl_cma_peer_failed(ep, "the process exited or was killed without finalizing");
