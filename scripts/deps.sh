@@ -5,7 +5,7 @@
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config
       libopenmpi-dev openmpi-bin libhwloc-dev hwloc libfabric-dev
-      mpich libmpich-dev netpipe-openmpi gnuplot-nox
+      mpich libmpich-dev netpipe-openmpi hpcc gnuplot-nox
       clang libclang-rt-14-dev valgrind util-linux iproute2"
 missing=""
 for p in $PKGS; do
