@@ -16,6 +16,7 @@
 #include "opal/mca/btl/base/base.h"
 #include "opal/mca/btl/btl.h"
 #include "opal/threads/mutex.h"
+#include "opal/threads/threads.h"
 #include "opal/util/output.h"
 #include "opal/util/proc.h"
 #include "opal/util/show_help.h"
@@ -83,8 +84,16 @@ typedef struct mca_btl_cma_counters_t {
     uint64_t sc_fallbacks;   /* peers for which single copy was found denied */
 } mca_btl_cma_counters_t;
 
-#define MCA_BTL_CMA_COUNT(field, n) \
-    __atomic_fetch_add(&mca_btl_cma_component.counters.field, (uint64_t) (n), __ATOMIC_RELAXED)
+/* A locked add costs about as much as a whole ring message: pay it only
+ * when several threads may count at once. */
+#define MCA_BTL_CMA_COUNT(field, n)                                                                 \
+    do {                                                                                            \
+        if (opal_using_threads()) {                                                                 \
+            __atomic_fetch_add(&mca_btl_cma_component.counters.field, (uint64_t) (n), __ATOMIC_RELAXED); \
+        } else {                                                                                    \
+            mca_btl_cma_component.counters.field += (uint64_t) (n);                                 \
+        }                                                                                           \
+    } while (0)
 
 struct mca_btl_base_endpoint_t;
 

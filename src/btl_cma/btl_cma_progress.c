@@ -60,7 +60,9 @@ static inline int poll_ring(mca_btl_cma_component_t *c, int i)
         shm_ring_release(rx, &msg);
         ++n;
     }
-    MCA_BTL_CMA_COUNT(ring_recvs, n);
+    if (n) {
+        MCA_BTL_CMA_COUNT(ring_recvs, n);
+    }
     OPAL_THREAD_UNLOCK(&c->rx_lock[i]);
     return n;
 }
