@@ -127,10 +127,12 @@ static int cma_register(void)
                                     MCA_BASE_VAR_TYPE_INT, NULL, 0, MCA_BASE_VAR_FLAG_SETTABLE, OPAL_INFO_LVL_5,
                                     MCA_BASE_VAR_SCOPE_LOCAL, &c->verbose);
 
-    c->ring_size = 128 * 1024;
+    c->ring_size = 0;
     mca_base_component_var_register(v, "ring_size",
                                     "Bytes of each per-peer receive ring (rounded up to a power of two; raised "
-                                    "automatically to hold two of the largest fragment)",
+                                    "automatically to hold two of the largest fragment). 0: 512 KiB with up to 8 "
+                                    "local ranks, 256 KiB up to 16, 128 KiB beyond (bigger rings keep more "
+                                    "pipeline fragments in flight; memory grows with the number of peers)",
                                     MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_4,
                                     MCA_BASE_VAR_SCOPE_LOCAL, &c->ring_size);
 
@@ -366,6 +368,9 @@ static int create_segment(void)
     mca_btl_base_module_t *m = &mca_btl_cma.super;
     shm_error_t err = {0};
 
+    if (0 == c->ring_size) {
+        c->ring_size = c->nlocal <= 8 ? 512 * 1024 : c->nlocal <= 16 ? 256 * 1024 : 128 * 1024;
+    }
     /* Two of the largest message must fit the ring (see shm_ring_max_payload). */
     size_t largest = m->btl_eager_limit > m->btl_max_send_size ? m->btl_eager_limit : m->btl_max_send_size;
     uint32_t cells = pow2_at_least(c->ring_size / SHM_RING_CELL_SIZE);

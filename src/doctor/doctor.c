@@ -519,12 +519,23 @@ static uint32_t pow2_at_least(uint64_t v)
  * does: one ring per local rank (its own slot unused), each raised to hold
  * two of the largest fragments, page-rounded, plus a page of bookkeeping,
  * plus the library's reserved bytes rounded up to a page. */
+/* btl_cma_ring_size, with 0 resolved as the component does for this many
+ * local ranks. */
+static uint64_t ring_bytes(const struct doctor_ompi *o, long ranks)
+{
+    uint64_t ring = doctor_param_u(o, DP_RING_SIZE);
+    if (0 == ring) {
+        ring = ranks <= 8 ? 512 * 1024 : ranks <= 16 ? 256 * 1024 : 128 * 1024;
+    }
+    return ring;
+}
+
 static uint64_t segment_bytes(const struct doctor_ompi *o, long ranks)
 {
     uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
     uint64_t eager = doctor_param_u(o, DP_EAGER), frag = doctor_param_u(o, DP_MAX_SEND);
     uint64_t largest = eager > frag ? eager : frag;
-    uint32_t cells = pow2_at_least(doctor_param_u(o, DP_RING_SIZE) / SHM_RING_CELL_SIZE);
+    uint32_t cells = pow2_at_least(ring_bytes(o, ranks) / SHM_RING_CELL_SIZE);
     uint32_t need = pow2_at_least(2 * ((largest + SHM_RING_MSG_HDR_SIZE) / SHM_RING_CELL_SIZE + 1));
     if (cells < need) {
         cells = need;
@@ -635,13 +646,18 @@ static void param_text(const struct doctor_ompi *o, int which, char *buf, size_t
     }
 }
 
-static void report_thresholds(const struct doctor_ompi *o, const struct doctor_probe *p)
+static void report_thresholds(const struct doctor_ompi *o, const struct doctor_probe *p, long ranks)
 {
-    char eager[96], frag[96], scmin[96], ring[96];
+    char eager[96], frag[96], scmin[96], ring[160];
     param_text(o, DP_EAGER, eager, sizeof(eager));
     param_text(o, DP_MAX_SEND, frag, sizeof(frag));
     param_text(o, DP_SINGLE_COPY_MIN, scmin, sizeof(scmin));
-    param_text(o, DP_RING_SIZE, ring, sizeof(ring));
+    if (0 == doctor_param_u(o, DP_RING_SIZE)) {
+        snprintf(ring, sizeof(ring), "%llu (automatic for %ld local ranks)",
+                 (unsigned long long) ring_bytes(o, ranks), ranks);
+    } else {
+        param_text(o, DP_RING_SIZE, ring, sizeof(ring));
+    }
     const char *mode = o->params[DP_SINGLE_COPY].value;
     const char *large = strcmp(mode, "none") == 0 ? "single copy off (btl_cma_single_copy none)"
                         : single_copy_works(p)    ? "single copy from"
@@ -762,7 +778,7 @@ int main(int argc, char **argv)
     report_shm(&sys, &probe, &ompi, ranks);
     report_thp(&sys);
     report_topology(&topo, &sys, ranks, &ompi);
-    report_thresholds(&ompi, &probe);
+    report_thresholds(&ompi, &probe, ranks);
 
     if (!quiet) {
         const char *verdict = counts[DOCTOR_FAIL] ? "cma will not work well here until the failures above are fixed"

@@ -38,7 +38,7 @@ static const struct {
     [DP_EAGER] = {"eager_limit", "8192"},
     [DP_MAX_SEND] = {"max_send_size", "32768"},
     [DP_SINGLE_COPY_MIN] = {"single_copy_min", "262144"},
-    [DP_RING_SIZE] = {"ring_size", "131072"},
+    [DP_RING_SIZE] = {"ring_size", "0"},
     [DP_SINGLE_COPY] = {"single_copy", "auto"},
     [DP_SEGMENT] = {"segment", "auto"},
     [DP_YIELD_IDLE] = {"yield_idle", "-1"},

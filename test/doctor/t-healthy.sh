@@ -13,7 +13,7 @@ expect_line '^\[ OK \] single copy: process_vm_readv between two sibling process
 expect_line '^\[ OK \] memfd segment shared between sibling processes'
 expect_line '^\[ OK \] /dev/shm: '
 expect_line '^\[ OK \] topology: [0-9]+ package\(s\), [0-9]+ NUMA node\(s\), [0-9]+ core\(s\)'
-expect_line '^\[ OK \] thresholds \(from ompi_info\): eager up to 8192 bytes; ring pipeline in 32768-byte fragments; single copy from 262144 bytes; 131072-byte ring per peer'
+expect_line '^\[ OK \] thresholds \(from ompi_info\): eager up to 8192 bytes; ring pipeline in 32768-byte fragments; single copy from 262144 bytes; 524288 \(automatic for 2 local ranks\)-byte ring per peer'
 expect_line '^summary: [0-9]+ OK, [0-9]+ WARN, 0 FAIL'
 expect_fixes
 
