@@ -15,7 +15,7 @@ export LC_ALL=C
 script_dir=$(cd "$(dirname "$0")" && pwd)
 reps=7 transports=cma,vader tests=put_lat,get_lat,fop_lat,put_bw,get_bw,put_busy,get_busy,fop_busy max_size=4M
 sync=flush win=create scale=1 out="" builddir="" wait_idle=120 max_stall=10 retries=2
-run_timeout=600 bind=core
+run_timeout=600 bind=core report_only=0
 
 usage() {
     cat <<EOF
@@ -39,6 +39,7 @@ usage: $0 [options] [BUILDDIR]
   --retries N         reruns of a disturbed run (default $retries); the least
                       disturbed attempt is kept
   --timeout SECS      limit per run (default $run_timeout)
+  --report-only       with --out DIR: print the table again from DIR's raw results
 EOF
 }
 
@@ -57,6 +58,7 @@ while [ $# -gt 0 ]; do
     --max-stall) max_stall=$2; shift ;;
     --retries) retries=$2; shift ;;
     --timeout) run_timeout=$2; shift ;;
+    --report-only) report_only=1 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     *) builddir=$1 ;;
@@ -79,6 +81,9 @@ pkglibdir=$("$OMPI_INFO" --path pkglibdir --parsable | sed -n 's/^path:pkglibdir
 [ -n "$pkglibdir" ] || { echo "compare.sh: no pkglibdir from $OMPI_INFO" >&2; exit 2; }
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
+if [ "$report_only" = 1 ]; then
+    [ -n "$out" ] && [ -d "$out/raw" ] || { echo "compare.sh: --report-only needs --out DIR with DIR/raw" >&2; exit 2; }
+fi
 if [ -n "$out" ]; then
     mkdir -p "$out" && work=$(cd "$out" && pwd) || exit 2
 else
@@ -86,7 +91,7 @@ else
     trap 'rm -rf "$work"' EXIT
 fi
 mkdir -p "$work/raw"
-: >"$work/runs.log"
+[ "$report_only" = 1 ] || : >"$work/runs.log"
 
 mca_of() {
     case $1 in
@@ -172,30 +177,38 @@ run_one() {
     [ "${kept_busy:-0}" = 1 ] && busy=$((busy + 1))
 }
 
-start_date=$(date -u '+%Y-%m-%d %H:%M UTC')
-for ((r = 1; r <= reps; r++)); do
-    n=${#tlist[@]}
-    for ((k = 0; k < n; k++)); do
-        run_one "${tlist[$(((k + r - 1) % n))]}" "$r"
+if [ "$report_only" = 1 ]; then
+    # shellcheck disable=SC1091  # written by the measuring run
+    . "$work/meta" 2>/dev/null || { start_date="(unknown)"; failed="?" busy="?" disturbed="?"; }
+else
+    start_date=$(date -u '+%Y-%m-%d %H:%M UTC')
+    for ((r = 1; r <= reps; r++)); do
+        n=${#tlist[@]}
+        for ((k = 0; k < n; k++)); do
+            run_one "${tlist[$(((k + r - 1) % n))]}" "$r"
+        done
     done
-done
+    printf 'start_date="%s" failed=%s busy=%s disturbed=%s\n' "$start_date" "$failed" "$busy" "$disturbed" >"$work/meta"
+fi
 
 # medians.txt: "test size transport median nvalues spread", spread being
-# (max - min) / median over the repetitions.
+# (max - min) / median over the repetitions, in the order of --tests.
 for t in "${tlist[@]}"; do
     for f in "$work"/raw/"$t".rep*; do
         [ -f "$f" ] && grep -v '^#' "$f" | sed "s/^/$t /"
     done
-done | awk '
+done | awk -v tl="$tests" '
+    BEGIN { n = split(tl, L, ","); for (i = 1; i <= n; i++) rank[L[i]] = i }
     { key = $2 " " $3 " " $1; v[key] = v[key] " " $4 }
     END {
         for (key in v) {
             n = split(substr(v[key], 2), a, " ")
             for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > x + 0; j--) a[j + 1] = a[j]; a[j + 1] = x }
             med = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-            print key, med, n, (med > 0 ? (a[n] - a[1]) / med : 0)
+            split(key, kk, " ")
+            print rank[kk[1]] + 0, key, med, n, (med > 0 ? (a[n] - a[1]) / med : 0)
         }
-    }' | sort -k1,1 -k2,2n >"$work/medians.txt"
+    }' | sort -k1,1n -k3,3n | cut -d' ' -f2- >"$work/medians.txt"
 
 summary=$work/summary.md
 {

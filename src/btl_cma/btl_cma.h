@@ -80,7 +80,7 @@ typedef struct mca_btl_cma_counters_t {
     uint64_t emulated_get_bytes;
     uint64_t emulated_puts;  /* btl_put served through the rings */
     uint64_t emulated_put_bytes;
-    uint64_t atomics;        /* atomic operations executed by the target */
+    uint64_t atomics;        /* atomic operations sent to a peer to execute */
     uint64_t sc_fallbacks;   /* peers for which single copy was found denied */
 } mca_btl_cma_counters_t;
 

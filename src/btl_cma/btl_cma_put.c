@@ -16,6 +16,12 @@ int mca_btl_cma_put(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpo
 {
     (void) flags;
     (void) order;
+    if (OPAL_UNLIKELY(NULL == ep)) {
+        /* The caller's own memory (osc rdma passes no endpoint for it). */
+        memmove((void *) (uintptr_t) remote_address, local_address, size);
+        cbfunc(btl, NULL, local_address, local_handle, cbcontext, cbdata, OPAL_SUCCESS);
+        return OPAL_SUCCESS;
+    }
     int rc = mca_btl_cma_rdma_admit(ep, remote_handle, remote_address, size);
     if (OPAL_UNLIKELY(OPAL_SUCCESS != rc)) {
         return rc;

@@ -63,6 +63,8 @@ int main(int argc, char **argv)
     win_len = max + 64 + GUARD;
     if (win_len < (size_t) rt_size * slot_max)
         win_len = (size_t) rt_size * slot_max;
+    if (win_len < BURST * BURST_LEN + GUARD)
+        win_len = BURST * BURST_LEN + GUARD;
 
     wbuf = rt_malloc(win_len);
     obuf = rt_malloc(max + 64);

@@ -49,10 +49,10 @@ bindir=$abs_top_builddir/test/rma
 args=
 case $prog-np$np in
 fence-*|pscw-*|dynamic-*|alloc-*|fop-*|acc-*) args= ;;
-passive-np8) args=300 ;;
-passive-*)   args=1000 ;;
-cas-np8)     args=300 ;;
-cas-*)       args=1000 ;;
+passive-np8) args=1000 ;;
+passive-*)   args=2000 ;;
+cas-np8)     args=1000 ;;
+cas-*)       args=2000 ;;
 casall-*)    prog=cas; args="100 all" ;;
 *) echo "run-rma.sh: $name: no program '$prog' in the table" >&2; exit 99 ;;
 esac
