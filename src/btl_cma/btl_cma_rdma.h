@@ -1,8 +1,10 @@
 /*
- * The single-copy primitive shared by btl_get and btl_put: one function for
- * both directions (the system call is chosen by a compile-time constant, so
- * each caller gets its own specialised copy), and the bounds check every
- * request from a peer must pass before it reaches the kernel.
+ * The one transfer behind btl_get and btl_put: a single function for both
+ * directions (the direction is a compile-time constant at each caller, so
+ * each gets its own specialised copy), the bounds check every request must
+ * pass before it reaches the kernel, the partial-transfer loop around
+ * process_vm_readv/writev, and the hand-over to the ring emulation when the
+ * kernel denies single copy for a peer.
  */
 #ifndef MCA_BTL_CMA_RDMA_H
 #define MCA_BTL_CMA_RDMA_H
@@ -75,6 +77,63 @@ static inline int mca_btl_cma_rdma_admit(const struct mca_btl_base_endpoint_t *e
 static inline bool mca_btl_cma_is_denial(int err)
 {
     return EPERM == err || EACCES == err || ENOSYS == err;
+}
+
+/* One get (write == false) or put (write == true): the caller's own memory
+ * (osc rdma passes no endpoint for it) by memmove, a peer by
+ * process_vm_readv/writev, or through the rings (btl_cma_emu.c) where the
+ * kernel denies single copy for that peer or it is switched off.  Each
+ * caller passes a constant, so each gets its own specialised copy. */
+static inline int mca_btl_cma_transfer(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpoint_t *ep,
+                                       void *local, uint64_t remote,
+                                       struct mca_btl_base_registration_handle_t *local_handle,
+                                       struct mca_btl_base_registration_handle_t *remote_handle, size_t size,
+                                       mca_btl_base_rdma_completion_fn_t cbfunc, void *cbcontext, void *cbdata,
+                                       const bool write)
+{
+    if (OPAL_UNLIKELY(NULL == ep)) {
+        if (write) {
+            memmove((void *) (uintptr_t) remote, local, size);
+        } else {
+            memmove(local, (const void *) (uintptr_t) remote, size);
+        }
+        cbfunc(btl, NULL, local, local_handle, cbcontext, cbdata, OPAL_SUCCESS);
+        return OPAL_SUCCESS;
+    }
+    int rc = mca_btl_cma_rdma_admit(ep, remote_handle, remote, size);
+    if (OPAL_UNLIKELY(OPAL_SUCCESS != rc)) {
+        return rc;
+    }
+    if (OPAL_LIKELY(ep->can_read_peer)) {
+        int err = mca_btl_cma_vm_copy(ep->pid, local, remote, size, write);
+        if (OPAL_LIKELY(0 == err)) {
+            if (write) {
+                MCA_BTL_CMA_COUNT(put_count, 1);
+                MCA_BTL_CMA_COUNT(put_bytes, size);
+            } else {
+                MCA_BTL_CMA_COUNT(get_count, 1);
+                MCA_BTL_CMA_COUNT(get_bytes, size);
+            }
+            cbfunc(btl, ep, local, local_handle, cbcontext, cbdata, OPAL_SUCCESS);
+            return OPAL_SUCCESS;
+        }
+        if (ESRCH == err) {
+            mca_btl_cma_peer_failed(ep, write ? "it vanished during a single-copy write"
+                                              : "it vanished during a single-copy read");
+            return OPAL_ERR_UNREACH;
+        }
+        if (!mca_btl_cma_is_denial(err)) {
+            opal_output(0, "btl:cma: %s of %zu bytes with process %d failed: %s",
+                        write ? "process_vm_writev" : "process_vm_readv", size, (int) ep->pid, strerror(err));
+            return OPAL_ERROR;
+        }
+        mca_btl_cma_single_copy_denied(ep, err, true);
+        if (MCA_BTL_CMA_SC_CMA == mca_btl_cma_component.single_copy) {
+            return OPAL_ERROR; /* the user required single copy */
+        }
+    }
+    return write ? mca_btl_cma_emu_put(ep, local, remote, local_handle, remote_handle, size, cbfunc, cbcontext, cbdata)
+                 : mca_btl_cma_emu_get(ep, local, remote, local_handle, remote_handle, size, cbfunc, cbcontext, cbdata);
 }
 
 #endif /* MCA_BTL_CMA_RDMA_H */
