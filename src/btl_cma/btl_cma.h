@@ -277,6 +277,8 @@ int mca_btl_cma_peer_class(const char *peer_cpuset_list);
 
 /* btl_cma_component.c */
 bool mca_btl_cma_help_available(void);
+/* Unmap and free everything btl_init created (also on its failure paths). */
+void mca_btl_cma_component_release(void);
 
 /* An error or warning for the user: the topic of help-btl-cma.txt when the
  * file is installed, else the fallback sentence with the same arguments.

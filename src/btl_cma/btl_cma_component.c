@@ -468,7 +468,7 @@ static int frag_item_init(opal_free_list_item_t *item, void *ctx)
     return OPAL_SUCCESS;
 }
 
-static void cma_release(void)
+void mca_btl_cma_component_release(void)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
     if (c->rx_lock) {
@@ -515,7 +515,7 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
 
     read_binding(c);
     if (OPAL_SUCCESS != create_segment()) {
-        cma_release();
+        mca_btl_cma_component_release();
         return NULL;
     }
 
@@ -524,7 +524,7 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
                                  OBJ_CLASS(mca_btl_cma_frag_t), buf, opal_cache_line_size, 16,
                                  c->free_list_max, 16, NULL, 0, NULL, frag_item_init, NULL);
     if (OPAL_SUCCESS != rc) {
-        cma_release();
+        mca_btl_cma_component_release();
         return NULL;
     }
 
@@ -543,16 +543,10 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
 
     mca_btl_base_module_t **modules = malloc(sizeof(*modules));
     if (!modules) {
-        cma_release();
+        mca_btl_cma_component_release();
         return NULL;
     }
     modules[0] = m;
     *num_btls = 1;
     return modules;
-}
-
-void mca_btl_cma_component_release(void);
-void mca_btl_cma_component_release(void)
-{
-    cma_release();
 }

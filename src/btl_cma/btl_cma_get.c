@@ -72,9 +72,9 @@ void mca_btl_cma_single_copy_denied(mca_btl_cma_endpoint_t *ep, int err, bool te
     if (tell_peer) {
         (void) mca_btl_cma_send_ctrl(ep, MCA_BTL_CMA_TAG_NO_SC, NULL, 0, NULL, 0);
     }
-    char pid[16];
-    snprintf(pid, sizeof(pid), "%d", (int) ep->pid);
     if (MCA_BTL_CMA_SC_CMA == c->single_copy) {
+        char pid[16];
+        snprintf(pid, sizeof(pid), "%d", (int) ep->pid);
         mca_btl_cma_show_help("single copy required",
                               "btl_cma_single_copy=cma was requested, but reading process %s on %s with "
                               "process_vm_readv failed: %s. Fix: allow ptrace between the job's processes "

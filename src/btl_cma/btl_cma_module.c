@@ -230,8 +230,6 @@ int mca_btl_cma_del_procs(struct mca_btl_base_module_t *btl, size_t nprocs, stru
     return OPAL_SUCCESS;
 }
 
-void mca_btl_cma_component_release(void);
-
 int mca_btl_cma_finalize(struct mca_btl_base_module_t *btl)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
