@@ -59,7 +59,9 @@ enum mca_btl_cma_calibration_mode {
 typedef struct mca_btl_cma_calibration_t {
     double memcpy_gbps;
     double cma_gbps;        /* process_vm_readv, source on 4 KiB pages */
+    double cma_huge_gbps;   /* process_vm_readv, source on 2 MiB pages; 0: none to measure */
     size_t single_copy_min; /* SIZE_MAX: never */
+    size_t single_copy_min_huge;
     bool from_cache;
 } mca_btl_cma_calibration_t;
 
@@ -82,6 +84,9 @@ typedef struct mca_btl_cma_counters_t {
     uint64_t emulated_put_bytes;
     uint64_t atomics;        /* atomic operations sent to a peer to execute */
     uint64_t sc_fallbacks;   /* peers for which single copy was found denied */
+    uint64_t hugepage_sends; /* send buffers offered for single copy because on huge pages */
+    uint64_t hugepage_advised;   /* buffers given the btl_cma_hugepage advice */
+    uint64_t hugepage_advise_us; /* microseconds spent in that madvise */
 } mca_btl_cma_counters_t;
 
 /* A locked add costs about as much as a whole ring message: pay it only
@@ -106,6 +111,9 @@ typedef struct mca_btl_cma_component_t {
     unsigned int ring_size;
     int single_copy;
     size_t single_copy_min;
+    size_t single_copy_min_huge;
+    int hugepage_policy;
+    unsigned int hugepage_repeat;
     int segment_kind;
     int free_list_max;
     unsigned int liveness_ms;

@@ -5,11 +5,15 @@
  * memcpy runs at 50+ GB/s, on bare metal with many NUMA nodes the balance
  * differs.  So at startup each process times, in a few milliseconds, a
  * memcpy and a process_vm_readv of its own memory (the same kernel path as
- * reading a peer) and derives btl_cma_single_copy_min from the two.  The
+ * reading a peer) and derives btl_cma_single_copy_min from the two; a
+ * second process_vm_readv from a buffer on transparent huge pages, where
+ * the kernel pins 512 times fewer pages, gives btl_cma_single_copy_min_huge
+ * (skipped when THP is off or the kernel cannot report huge pages).  The
  * result is cached per host, CPU count, kernel and THP mode in a text file
  * the user can read and delete; a value given explicitly by the user wins.
  */
 #include "btl_cma.h"
+#include "btl_cma_hugepage.h"
 
 #include "opal/mca/base/mca_base_var.h"
 #include "opal/util/proc.h"
@@ -25,6 +29,9 @@
 
 #define CAL_BYTES (1u << 20)
 #define CAL_REPS 5
+#define CAL_HUGE_PAGE ((size_t) 2 << 20)
+/* Cache files without this line are measured again. */
+#define CAL_FORMAT 2
 
 static double now_s(void)
 {
@@ -64,6 +71,31 @@ static double time_cma_self(char *dst, char *src)
         best = t < best ? t : best;
     }
     return best;
+}
+
+/* The same read from a source on one transparent huge page; -1 when the
+ * kernel gives none (THP "never", no PAGEMAP_SCAN to confirm it, no memory
+ * to spare), in which case huge pages simply never change the protocol. */
+static double time_cma_huge(char *dst)
+{
+    if (!mca_btl_cma_hugepage_supported(NULL)) {
+        return -1.0;
+    }
+    size_t len = 2 * CAL_HUGE_PAGE;
+    char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (MAP_FAILED == mem) {
+        return -1.0;
+    }
+    char *src = (char *) (((uintptr_t) mem + CAL_HUGE_PAGE - 1) & ~(uintptr_t) (CAL_HUGE_PAGE - 1));
+    double t = -1.0;
+    if (0 == madvise(src, CAL_HUGE_PAGE, MADV_HUGEPAGE)) {
+        memset(src, 1, CAL_BYTES);
+        if (mca_btl_cma_huge_bytes(src, CAL_BYTES) == (int64_t) CAL_BYTES) {
+            t = time_cma_self(dst, src);
+        }
+    }
+    munmap(mem, len);
+    return t;
 }
 
 static void cache_key(char *key, size_t len)
@@ -108,17 +140,19 @@ static bool read_cache(const char *path, const char *key, mca_btl_cma_calibratio
         return false;
     }
     mca_btl_cma_calibration_t c = {0};
+    int format = 0, fields = 0;
     while (fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "key %299s", k) == 1) {
+        if (sscanf(line, "key %299s", k) == 1 || sscanf(line, "format %d", &format) == 1) {
             continue;
         }
-        sscanf(line, "memcpy_gbps %lf", &c.memcpy_gbps);
-        sscanf(line, "single_copy_gbps %lf", &c.cma_gbps);
-        if (sscanf(line, "single_copy_min %zu", &c.single_copy_min) == 1) {
-            ok = true;
-        }
+        fields += sscanf(line, "memcpy_gbps %lf", &c.memcpy_gbps);
+        fields += sscanf(line, "single_copy_gbps %lf", &c.cma_gbps);
+        fields += sscanf(line, "single_copy_huge_gbps %lf", &c.cma_huge_gbps);
+        fields += sscanf(line, "single_copy_min %zu", &c.single_copy_min);
+        fields += sscanf(line, "single_copy_min_huge %zu", &c.single_copy_min_huge);
     }
     fclose(f);
+    ok = CAL_FORMAT == format && 5 == fields;
     if (!ok || strcmp(k, key) != 0 || c.memcpy_gbps <= 0) {
         return false;
     }
@@ -152,10 +186,14 @@ static void write_cache(const char *path, const char *key, const mca_btl_cma_cal
     }
     fprintf(f,
             "# btl-cma calibration: measured by process %d at startup; delete this file to measure again.\n"
-            "# single_copy_min: smallest message sent with process_vm_readv (SIZE_MAX: never, the ring\n"
-            "# pipeline is faster at every size on this machine).  Override with --mca btl_cma_single_copy_min.\n"
-            "key %s\nmemcpy_gbps %.2f\nsingle_copy_gbps %.2f\nsingle_copy_min %zu\n",
-            (int) getpid(), key, cal->memcpy_gbps, cal->cma_gbps, cal->single_copy_min);
+            "# single_copy_min: smallest message sent with process_vm_readv (%zu = never, the ring\n"
+            "# pipeline is faster at every size on this machine); single_copy_min_huge: the same for\n"
+            "# send buffers on huge pages (single_copy_huge_gbps 0: not measured, THP unavailable).\n"
+            "# Override with --mca btl_cma_single_copy_min / btl_cma_single_copy_min_huge.\n"
+            "format %d\nkey %s\nmemcpy_gbps %.2f\nsingle_copy_gbps %.2f\nsingle_copy_huge_gbps %.2f\n"
+            "single_copy_min %zu\nsingle_copy_min_huge %zu\n",
+            (int) getpid(), SIZE_MAX, CAL_FORMAT, key, cal->memcpy_gbps, cal->cma_gbps, cal->cma_huge_gbps,
+            cal->single_copy_min, cal->single_copy_min_huge);
     if (fclose(f) == 0) {
         (void) rename(tmp, path);
     } else {
@@ -163,15 +201,18 @@ static void write_cache(const char *path, const char *key, const mca_btl_cma_cal
     }
 }
 
-/* The pipeline moves a fragment with one copy on each side, the two sides
- * working in parallel, plus a ring handshake per fragment; single copy is
- * one kernel copy that also pins every source page.  Single copy is chosen
- * from the size at which its per-byte advantage has paid for a rendezvous
- * round trip, and never when it is not faster per byte. */
+/* The pipeline moves a fragment with one copy on each side plus a ring
+ * handshake per fragment; single copy is one kernel copy that also pins
+ * every source page, after a rendezvous round trip.  Two constants fitted
+ * on the development VM (bench/README.md, "huge pages"): the pipeline
+ * delivers about half the memcpy rate (1 MiB ping-pong 45-51 us against a
+ * 42-49 GB/s memcpy), and single copy starts about 2 us behind.  Single
+ * copy is chosen from the size at which its per-byte advantage has paid
+ * for those 2 us, and never when it is not faster per byte. */
 static size_t derive_threshold(double memcpy_gbps, double cma_gbps)
 {
-    const double pipeline_gbps = memcpy_gbps / 1.25; /* handshakes and cache traffic */
-    const double fixed_s = 4e-6;                     /* extra round trip and setup */
+    const double pipeline_gbps = memcpy_gbps / 2.0;
+    const double fixed_s = 2e-6;
     if (cma_gbps <= pipeline_gbps) {
         return SIZE_MAX;
     }
@@ -196,10 +237,13 @@ static void measure(mca_btl_cma_calibration_t *cal)
     char *src = mem, *dst = mem + CAL_BYTES;
     double t_mem = time_memcpy(dst, src);
     double t_cma = time_cma_self(dst, src);
+    double t_huge = time_cma_huge(dst);
     munmap(mem, len);
     cal->memcpy_gbps = (double) CAL_BYTES / t_mem / 1e9;
     cal->cma_gbps = t_cma > 0 ? (double) CAL_BYTES / t_cma / 1e9 : 0.0;
+    cal->cma_huge_gbps = t_huge > 0 ? (double) CAL_BYTES / t_huge / 1e9 : 0.0;
     cal->single_copy_min = t_cma > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_gbps) : SIZE_MAX;
+    cal->single_copy_min_huge = t_huge > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_huge_gbps) : SIZE_MAX;
 }
 
 static bool user_set(const char *name)
@@ -212,6 +256,15 @@ static bool user_set(const char *name)
     return false;
 }
 
+static void describe_threshold(char *buf, size_t len, size_t min)
+{
+    if (SIZE_MAX == min) {
+        snprintf(buf, len, "never (the pipeline is faster)");
+    } else {
+        snprintf(buf, len, "from %zu bytes", min);
+    }
+}
+
 void mca_btl_cma_calibrate(void)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
@@ -220,8 +273,9 @@ void mca_btl_cma_calibrate(void)
 
     /* single_copy=cma means the user wants single copy for large messages
      * whatever the measurement says: keep the default threshold. */
+    bool min_set = user_set("single_copy_min"), huge_set = user_set("single_copy_min_huge");
     if (MCA_BTL_CMA_SC_AUTO != c->single_copy || MCA_BTL_CMA_CAL_OFF == c->calibration_mode ||
-        user_set("single_copy_min")) {
+        (min_set && huge_set)) {
         return;
     }
     cache_key(key, sizeof(key));
@@ -240,14 +294,18 @@ void mca_btl_cma_calibrate(void)
             write_cache(path, key, cal);
         }
     }
-    c->single_copy_min = cal->single_copy_min;
-    char when[64];
-    if (SIZE_MAX == cal->single_copy_min) {
-        snprintf(when, sizeof(when), "never (the pipeline is faster)");
-    } else {
-        snprintf(when, sizeof(when), "from %zu bytes", cal->single_copy_min);
+    if (!min_set) {
+        c->single_copy_min = cal->single_copy_min;
     }
-    MCA_BTL_CMA_VERBOSE(1, "calibration (%s%s): memcpy %.1f GB/s, process_vm_readv %.1f GB/s: single copy %s",
+    if (!huge_set) {
+        c->single_copy_min_huge = cal->single_copy_min_huge;
+    }
+    char when[64], when_huge[64];
+    describe_threshold(when, sizeof(when), cal->single_copy_min);
+    describe_threshold(when_huge, sizeof(when_huge), cal->single_copy_min_huge);
+    MCA_BTL_CMA_VERBOSE(1,
+                        "calibration (%s%s): memcpy %.1f GB/s, process_vm_readv %.1f GB/s from 4 KiB pages and "
+                        "%.1f GB/s from huge pages: single copy %s, from huge pages %s",
                         cached ? "cached in " : "measured", cached ? path : "", cal->memcpy_gbps, cal->cma_gbps,
-                        when);
+                        cal->cma_huge_gbps, when, when_huge);
 }

@@ -9,6 +9,7 @@
 #include "btl_cma.h"
 #include "btl_cma_endpoint.h"
 #include "btl_cma_frag.h"
+#include "btl_cma_hugepage.h"
 #include "btl_cma_topo.h"
 
 #include "opal/mca/hwloc/base/base.h"
@@ -152,6 +153,33 @@ static int cma_register(void)
                                     MCA_BASE_VAR_TYPE_SIZE_T, NULL, 0, 0, OPAL_INFO_LVL_4,
                                     MCA_BASE_VAR_SCOPE_LOCAL, &c->single_copy_min);
 
+    c->single_copy_min_huge = 1024 * 1024;
+    mca_base_component_var_register(v, "single_copy_min_huge",
+                                    "Smallest message (bytes) sent by single copy when at least 7/8 of the send "
+                                    "buffer is on huge pages (process_vm_readv is several times faster from "
+                                    "them); measured by btl_cma_calibration unless set",
+                                    MCA_BASE_VAR_TYPE_SIZE_T, NULL, 0, 0, OPAL_INFO_LVL_4,
+                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->single_copy_min_huge);
+
+    static const mca_base_var_enum_value_t hp_values[] = {{MCA_BTL_CMA_HP_NONE, "none"},
+                                                           {MCA_BTL_CMA_HP_ADVISE, "advise"},
+                                                           {MCA_BTL_CMA_HP_COLLAPSE, "collapse"},
+                                                           {0, NULL}};
+    c->hugepage_policy = MCA_BTL_CMA_HP_NONE;
+    register_enum("hugepage",
+                  "What to do with a send buffer of at least single_copy_min_huge bytes that is sent "
+                  "hugepage_repeat times while on 4 KiB pages: none (leave it), advise (madvise "
+                  "MADV_HUGEPAGE on its aligned 2 MiB extents: khugepaged may collapse them later), collapse "
+                  "(madvise MADV_COLLAPSE: collapse them now, costing about 2 ms per MiB once, after which "
+                  "single copy reads it several times faster)",
+                  hp_values, OPAL_INFO_LVL_4, &c->hugepage_policy);
+
+    c->hugepage_repeat = 4;
+    mca_base_component_var_register(v, "hugepage_repeat",
+                                    "Sends of the same buffer before btl_cma_hugepage applies its advice",
+                                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_5,
+                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->hugepage_repeat);
+
     static const mca_base_var_enum_value_t seg_values[] = {
         {SHM_SEGMENT_AUTO, "auto"}, {SHM_SEGMENT_MEMFD, "memfd"}, {SHM_SEGMENT_POSIX, "posix"}, {0, NULL}};
     c->segment_kind = SHM_SEGMENT_AUTO;
@@ -265,6 +293,12 @@ static int cma_register(void)
                      &c->counters.atomics);
     register_counter("single_copy_fallbacks", "Peers for which single copy was found denied",
                      &c->counters.sc_fallbacks);
+    register_counter("hugepage_sends", "Send buffers offered for single copy because they are on huge pages",
+                     &c->counters.hugepage_sends);
+    register_counter("hugepage_advised", "Send buffers given the btl_cma_hugepage advice (advise or collapse)",
+                     &c->counters.hugepage_advised);
+    register_counter("hugepage_advise_us", "Microseconds spent advising or collapsing send buffers",
+                     &c->counters.hugepage_advise_us);
     return OPAL_SUCCESS;
 }
 
@@ -487,6 +521,7 @@ void mca_btl_cma_component_release(void)
     c->rx_lock = NULL;
     c->peers = NULL;
     shm_segment_detach(&c->segment);
+    mca_btl_cma_hugepage_fini();
 }
 
 static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_threads, bool enable_mpi_threads)
@@ -528,18 +563,28 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
         return NULL;
     }
 
+    mca_btl_cma_hugepage_init();
     mca_btl_cma_calibrate();
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (c->yield_idle < 0) {
         c->yield_idle = (ncpu > 0 && c->nlocal > ncpu) ? 64 : 0;
     }
-    MCA_BTL_CMA_VERBOSE(1, "eager %zu, max send %zu, single copy %s from %zu bytes, yield after %d idle polls",
+    const char *hp_why = NULL;
+    bool hp = mca_btl_cma_hugepage_supported(&hp_why);
+    MCA_BTL_CMA_VERBOSE(1,
+                        "eager %zu, max send %zu, single copy %s from %zu bytes (%zu on huge pages%s%s), "
+                        "hugepage policy %s, yield after %d idle polls",
                         m->btl_eager_limit, m->btl_max_send_size,
                         c->single_copy == MCA_BTL_CMA_SC_NONE ? "off"
                         : c->single_copy == MCA_BTL_CMA_SC_CMA ? "required"
                                                                 : "auto",
-                        c->single_copy_min, c->yield_idle);
+                        c->single_copy_min, c->single_copy_min_huge, hp ? "" : "; detection off: ",
+                        hp ? "" : hp_why,
+                        c->hugepage_policy == MCA_BTL_CMA_HP_COLLAPSE ? "collapse"
+                        : c->hugepage_policy == MCA_BTL_CMA_HP_ADVISE ? "advise"
+                                                                       : "none",
+                        c->yield_idle);
 
     mca_btl_base_module_t **modules = malloc(sizeof(*modules));
     if (!modules) {

@@ -9,6 +9,7 @@
  */
 #include "btl_cma.h"
 #include "btl_cma_endpoint.h"
+#include "btl_cma_hugepage.h"
 #include "btl_cma_rdma.h"
 
 #include "opal/util/proc.h"
@@ -22,11 +23,18 @@ struct mca_btl_base_registration_handle_t *mca_btl_cma_register_mem(struct mca_b
     if (MCA_BTL_REG_FLAG_REMOTE_READ == flags) {
         /* Exactly ob1's registration of a send buffer for RGET: offer it
          * only where single copy is the faster protocol and the peer is
-         * able to read us.  One-sided components register with more flags
-         * and always get a handle (their gets and puts work either way). */
-        if (MCA_BTL_CMA_SC_NONE == c->single_copy || size < c->single_copy_min ||
-            (ep && !ep->peer_can_read_me)) {
+         * able to read us.  Its speed depends on the page size of this,
+         * the source, buffer, so a buffer on huge pages has a threshold of
+         * its own.  One-sided components register with more flags and
+         * always get a handle (their gets and puts work either way). */
+        if (MCA_BTL_CMA_SC_NONE == c->single_copy || (ep && !ep->peer_can_read_me)) {
             return NULL;
+        }
+        if (size < c->single_copy_min) {
+            if (size < c->single_copy_min_huge || !mca_btl_cma_send_buffer_on_huge_pages(base, size)) {
+                return NULL;
+            }
+            MCA_BTL_CMA_COUNT(hugepage_sends, 1);
         }
     }
     struct mca_btl_base_registration_handle_t *h = malloc(sizeof(*h));
