@@ -593,9 +593,18 @@ static void report_thp(const struct doctor_system *s)
         doctor_finding(DOCTOR_OK, NULL, "transparent huge pages: not available in this kernel (information only)");
         return;
     }
+    if (s->pagemap_scan_errno) {
+        doctor_finding(DOCTOR_OK, NULL,
+                       "transparent huge pages: %s (shared memory: %s), but the kernel cannot say which pages are "
+                       "huge (PAGEMAP_SCAN: %s; Linux 6.7 or later has it): large messages are sent as if every "
+                       "buffer were on 4 KiB pages",
+                       s->thp, s->thp_shmem[0] ? s->thp_shmem : "unknown", strerror(s->pagemap_scan_errno));
+        return;
+    }
     doctor_finding(DOCTOR_OK, NULL,
-                   "transparent huge pages: %s (shared memory: %s); information only: rings use small pages; huge "
-                   "pages under large user buffers may make single-copy reads cheaper",
+                   "transparent huge pages: %s (shared memory: %s); huge-page detection works (PAGEMAP_SCAN): send "
+                   "buffers on huge pages go by single copy from btl_cma_single_copy_min_huge bytes, and "
+                   "'--mca btl_cma_hugepage collapse' moves buffers sent repeatedly onto huge pages",
                    s->thp, s->thp_shmem[0] ? s->thp_shmem : "unknown");
 }
 

@@ -80,6 +80,7 @@ struct doctor_system {
     int shm_errno;
     uint64_t shm_size, shm_free;
     char thp[32], thp_shmem[32];
+    int pagemap_scan_errno;   /* 0: the PAGEMAP_SCAN ioctl answers (huge-page detection) */
     long online_cpus;
 };
 

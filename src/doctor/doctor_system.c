@@ -11,9 +11,12 @@
 #include "doctor.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -150,6 +153,38 @@ static void detect_container(struct doctor_system *s)
     }
 }
 
+/* The component tells huge-page send buffers apart with the PAGEMAP_SCAN
+ * ioctl (Linux 6.7+); ask it about one page of our own stack.  Its ABI is
+ * spelled out for kernel headers that predate it. */
+static int probe_pagemap_scan(void)
+{
+    struct {
+        uint64_t start, end, categories;
+    } vec[1];
+    struct {
+        uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted, category_mask,
+            category_anyof_mask, return_mask;
+    } arg;
+    static char page[8192];
+    uintptr_t start = ((uintptr_t) page + 4095) & ~(uintptr_t) 4095;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    memset(&arg, 0, sizeof(arg));
+    arg.size = sizeof(arg);
+    arg.start = start;
+    arg.end = start + 4096;
+    arg.vec = (uint64_t) (uintptr_t) vec;
+    arg.vec_len = 1;
+    arg.category_mask = 1 << 6;  /* PAGE_IS_HUGE */
+    arg.return_mask = 1 << 6;
+    int rc = ioctl(fd, _IOWR('f', 16, arg), &arg);
+    int err = rc < 0 ? errno : 0;
+    close(fd);
+    return err;
+}
+
 void doctor_system_gather(struct doctor_system *s)
 {
     memset(s, 0, sizeof(*s));
@@ -172,5 +207,6 @@ void doctor_system_gather(struct doctor_system *s)
     }
     bracketed("/sys/kernel/mm/transparent_hugepage/enabled", s->thp, sizeof(s->thp));
     bracketed("/sys/kernel/mm/transparent_hugepage/shmem_enabled", s->thp_shmem, sizeof(s->thp_shmem));
+    s->pagemap_scan_errno = probe_pagemap_scan();
     s->online_cpus = sysconf(_SC_NPROCESSORS_ONLN);
 }
