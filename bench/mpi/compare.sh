@@ -28,7 +28,9 @@ usage: $0 [options] [BUILDDIR]
   --max-size S             largest message, e.g. 4M (default 64M)
   --tests LIST             lat,bw,bibw (default all)
   --modes LIST             hot,cold (default both)
-  --transports LIST        subset/order of: cma,vader-cma,vader-none,ucx,mpich
+  --transports LIST        subset/order of: cma,vader-cma,vader-none,ucx,mpich, and the cma
+                           variants cma-rings (single copy off), cma-advise, cma-collapse
+                           (btl_cma_hugepage advise/collapse)
   --ref T                  transport the ratios refer to (default cma)
   --quick                  smoke run: sizes 0,64,4K,64K,1M,4M, short blocks, 1 rep
   --out DIR                keep raw results, logs, summary.md and plot.png in DIR
@@ -143,6 +145,12 @@ command_for() {
     case $1 in
         cma) CMD=("${common[@]}" --mca pml ob1 --mca btl cma,self
                   --mca mca_base_component_path "$cmadir:$pkglibdir" "$ompi_bin") ;;
+        # Variants of cma, to measure one of its choices against the default.
+        cma-rings) CMD=("${common[@]}" --mca pml ob1 --mca btl cma,self --mca btl_cma_single_copy none
+                        --mca mca_base_component_path "$cmadir:$pkglibdir" "$ompi_bin") ;;
+        cma-advise|cma-collapse)
+            CMD=("${common[@]}" --mca pml ob1 --mca btl cma,self --mca btl_cma_hugepage "${1#cma-}"
+                 --mca mca_base_component_path "$cmadir:$pkglibdir" "$ompi_bin") ;;
         vader-cma) CMD=("${common[@]}" --mca pml ob1 --mca btl vader,self
                         --mca btl_vader_single_copy_mechanism cma "$ompi_bin") ;;
         vader-none) CMD=("${common[@]}" --mca pml ob1 --mca btl vader,self

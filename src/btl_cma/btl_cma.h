@@ -84,6 +84,9 @@ typedef struct mca_btl_cma_counters_t {
     uint64_t emulated_put_bytes;
     uint64_t atomics;        /* atomic operations sent to a peer to execute */
     uint64_t sc_fallbacks;   /* peers for which single copy was found denied */
+    uint64_t doorbells_rung;     /* doorbells rung for a peer asleep on my ring */
+    uint64_t doorbell_wakeups;   /* my rings woken by their doorbell */
+    uint64_t sweep_wakeups;      /* my rings woken by the periodic sweep (a missed doorbell) */
     uint64_t hugepage_sends; /* send buffers offered for single copy because on huge pages */
     uint64_t hugepage_advised;   /* buffers given the btl_cma_hugepage advice */
     uint64_t hugepage_advise_us; /* microseconds spent in that madvise */
@@ -132,6 +135,11 @@ typedef struct mca_btl_cma_component_t {
     opal_mutex_t *rx_lock;
     uint16_t *rx_idle;              /* consecutive empty polls per ring */
     unsigned poll_round;
+    bool sleep_rings;               /* many peers: poll only busy rings, doorbell for the rest */
+    opal_mutex_t poll_lock;         /* the awake list below, when sleep_rings */
+    int *awake;                     /* local ranks whose rings are polled every call */
+    int nawake;
+    bool *asleep;                   /* by local rank: ring waits for the doorbell */
     struct mca_btl_base_endpoint_t **peers; /* by local rank, NULL until added */
     bool *cannot_read_me;           /* by local rank: that peer's probe of us failed */
     opal_list_t emu_waiting;        /* my ring-served operations awaiting an answer */
@@ -180,7 +188,19 @@ typedef struct mca_btl_cma_modex_t {
 typedef struct mca_btl_cma_segment_header_t {
     uint32_t sc_warned; /* the single-copy warning was printed on this node */
     uint32_t finalized; /* the owner went through MPI_Finalize: its exit is no failure */
+    uint32_t pad[14];
+    /* On a line of its own: bit i of the doorbell is set by local rank i
+     * after writing to a ring the owner no longer polls (btl_cma_progress.c). */
+    uint64_t doorbell[];
 } mca_btl_cma_segment_header_t;
+/* Up to this many local ranks every ring is polled on every progress call;
+ * beyond it idle rings sleep and wake by doorbell. */
+#define MCA_BTL_CMA_HOT_PEERS_MIN 8
+/* Empty polls in a row after which a ring sleeps (btl_cma_progress.c). */
+#define MCA_BTL_CMA_SLEEP_AFTER 256
+/* Doorbell bits that fit before the rings, which start one page in. */
+#define MCA_BTL_CMA_DOORBELL_MAX_RANKS(page) \
+    ((int) (((page) - SHM_SEGMENT_RESERVED - offsetof(mca_btl_cma_segment_header_t, doorbell)) * 8))
 #define MCA_BTL_CMA_SEGMENT_HEADER(base) \
     ((mca_btl_cma_segment_header_t *) ((char *) (base) + SHM_SEGMENT_RESERVED))
 
@@ -190,6 +210,9 @@ struct mca_btl_base_registration_handle_t {
     uint64_t base;
     uint64_t size;
 };
+
+/* btl_cma_progress.c */
+void mca_btl_cma_ring_doorbell(struct mca_btl_base_endpoint_t *ep);
 
 /* btl_cma_module.c */
 int mca_btl_cma_add_procs(struct mca_btl_base_module_t *btl, size_t nprocs, struct opal_proc_t **procs,

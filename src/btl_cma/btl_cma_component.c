@@ -293,6 +293,14 @@ static int cma_register(void)
                      &c->counters.atomics);
     register_counter("single_copy_fallbacks", "Peers for which single copy was found denied",
                      &c->counters.sc_fallbacks);
+    register_counter("doorbells_rung", "Doorbells rung for a local peer that had stopped polling the ring written",
+                     &c->counters.doorbells_rung);
+    register_counter("doorbell_wakeups", "Receive rings polled again because their doorbell rang",
+                     &c->counters.doorbell_wakeups);
+    register_counter("sweep_wakeups",
+                     "Receive rings polled again because the periodic sweep found a message (a doorbell lost "
+                     "in a race)",
+                     &c->counters.sweep_wakeups);
     register_counter("hugepage_sends", "Send buffers offered for single copy because they are on huge pages",
                      &c->counters.hugepage_sends);
     register_counter("hugepage_advised", "Send buffers given the btl_cma_hugepage advice (advise or collapse)",
@@ -310,6 +318,7 @@ static int cma_open(void)
     OBJ_CONSTRUCT(&c->frags, opal_free_list_t);
     OBJ_CONSTRUCT(&c->emu_waiting, opal_list_t);
     OBJ_CONSTRUCT(&c->lock, opal_mutex_t);
+    OBJ_CONSTRUCT(&c->poll_lock, opal_mutex_t);
     return OPAL_SUCCESS;
 }
 
@@ -319,6 +328,7 @@ static int cma_close(void)
     OBJ_DESTRUCT(&c->frags);
     OBJ_DESTRUCT(&c->emu_waiting);
     OBJ_DESTRUCT(&c->lock);
+    OBJ_DESTRUCT(&c->poll_lock);
     if (c->output > 0) {
         opal_output_close(c->output);
         c->output = -1;
@@ -440,8 +450,23 @@ static int create_segment(void)
     c->peers = calloc((size_t) c->nlocal, sizeof(*c->peers));
     c->cannot_read_me = calloc((size_t) c->nlocal, sizeof(*c->cannot_read_me));
     c->rx_idle = calloc((size_t) c->nlocal, sizeof(*c->rx_idle));
-    if (!c->rx || !c->rx_lock || !c->peers || !c->cannot_read_me || !c->rx_idle) {
+    c->awake = calloc((size_t) c->nlocal, sizeof(*c->awake));
+    c->asleep = calloc((size_t) c->nlocal, sizeof(*c->asleep));
+    if (!c->rx || !c->rx_lock || !c->peers || !c->cannot_read_me || !c->rx_idle || !c->awake || !c->asleep) {
         return OPAL_ERR_OUT_OF_RESOURCE;
+    }
+    /* With many local peers, rings that stay idle stop being polled and
+     * their producers ring a doorbell instead (btl_cma_progress.c). */
+    c->sleep_rings = c->nlocal > MCA_BTL_CMA_HOT_PEERS_MIN && c->nlocal <= MCA_BTL_CMA_DOORBELL_MAX_RANKS(page);
+    if (c->sleep_rings) {
+        MCA_BTL_CMA_VERBOSE(1, "%d local ranks: rings idle for %d polls sleep until their doorbell rings", c->nlocal,
+                            MCA_BTL_CMA_SLEEP_AFTER);
+    }
+    c->nawake = 0;
+    for (int i = 0; i < c->nlocal; ++i) {
+        if (i != c->local_rank) {
+            c->awake[c->nawake++] = i;
+        }
     }
     /* Receive rings live on the receiver's NUMA node: the producer's first
      * touch would otherwise put them next to the writer, and every poll
@@ -515,6 +540,10 @@ void mca_btl_cma_component_release(void)
     free(c->peers);
     free(c->cannot_read_me);
     free(c->rx_idle);
+    free(c->awake);
+    free(c->asleep);
+    c->awake = NULL;
+    c->asleep = NULL;
     c->cannot_read_me = NULL;
     c->rx_idle = NULL;
     c->rx = NULL;

@@ -33,6 +33,16 @@ typedef struct mca_btl_base_endpoint_t {
 typedef mca_btl_base_endpoint_t mca_btl_cma_endpoint_t;
 OBJ_CLASS_DECLARATION(mca_btl_cma_endpoint_t);
 
+/* After a commit: the peer may have stopped polling this ring (only done
+ * with more than MCA_BTL_CMA_HOT_PEERS_MIN local ranks, so small jobs pay
+ * not even the load). */
+static inline void mca_btl_cma_ring_notify(mca_btl_cma_endpoint_t *ep)
+{
+    if (OPAL_UNLIKELY(mca_btl_cma_component.sleep_rings) && shm_ring_producer_notify_wanted(&ep->tx)) {
+        mca_btl_cma_ring_doorbell(ep);
+    }
+}
+
 /* Copy a two-part message into the peer's ring.  Caller holds tx_lock.
  * Returns OPAL_SUCCESS or OPAL_ERR_OUT_OF_RESOURCE when the ring is full. */
 static inline int mca_btl_cma_ring_write(mca_btl_cma_endpoint_t *ep, uint16_t tag, const void *a, size_t alen,
@@ -40,6 +50,7 @@ static inline int mca_btl_cma_ring_write(mca_btl_cma_endpoint_t *ep, uint16_t ta
 {
     int rc = shm_ring_send(&ep->tx, tag, a, alen, b, blen);
     if (OPAL_LIKELY(0 == rc)) {
+        mca_btl_cma_ring_notify(ep);
         MCA_BTL_CMA_COUNT(ring_sends, 1);
         MCA_BTL_CMA_COUNT(ring_bytes, alen + blen);
         return OPAL_SUCCESS;

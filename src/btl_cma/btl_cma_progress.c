@@ -4,8 +4,10 @@
  * starve the others), hand PML messages to the callback registered for
  * their tag and component control messages to their handlers, push queued
  * fragments, and every liveness_ms check that peers which have not been
- * through MPI_Finalize are still alive.  Also the oversubscription policy: after
- * yield_idle empty calls in a row, give the core away.
+ * through MPI_Finalize are still alive.  With many local peers, only the
+ * rings with traffic are polled; the others sleep until their producer
+ * rings a doorbell.  Also the oversubscription policy: after yield_idle
+ * empty calls in a row, give the core away.
  */
 #include "btl_cma.h"
 #include "btl_cma_endpoint.h"
@@ -14,13 +16,17 @@
 #include <time.h>
 
 #define MCA_BTL_CMA_POLL_BATCH 32
-/* With many local peers most rings are idle at any moment: a ring empty for
- * COLD_AFTER polls in a row is then polled only every COLD_STRIDE-th call,
- * so the cost of progress follows the peers that talk, not the node size.
- * A message makes its ring hot again at once. */
-#define MCA_BTL_CMA_HOT_PEERS_MIN 8
-#define MCA_BTL_CMA_COLD_AFTER 256
-#define MCA_BTL_CMA_COLD_STRIDE 8
+/* With many local peers most rings are idle at any moment, and polling
+ * each of them on every call made progress cost grow with the node (at 64
+ * ranks small-message latency was 0.45-0.78x vader's).  So a ring found
+ * empty SLEEP_AFTER times in a row goes to sleep: it leaves the list
+ * polled on every call and asks its producer for a notification, which
+ * the producer gives by setting its bit in the doorbell words of our
+ * segment header; progress reads those words (one cache line up to 512
+ * ranks) on every call.  A doorbell lost in the race between a commit and
+ * the ring falling asleep (see shm_ring_consumer_sleep) is found by a sweep
+ * of the sleeping rings every SWEEP_EVERY calls. */
+#define MCA_BTL_CMA_SWEEP_EVERY 1024
 
 static inline int poll_ring(mca_btl_cma_component_t *c, int i)
 {
@@ -67,6 +73,82 @@ static inline int poll_ring(mca_btl_cma_component_t *c, int i)
     return n;
 }
 
+static inline void wake_ring(mca_btl_cma_component_t *c, int i)
+{
+    shm_ring_consumer_wake(&c->rx[i]);
+    c->asleep[i] = false;
+    c->rx_idle[i] = 0;
+    c->awake[c->nawake++] = i;
+}
+
+/* The doorbell words, the sleeping rings now and then, and the awake rings.
+ * One thread at a time: the lists are private state of the poller. */
+static int progress_awake_rings(mca_btl_cma_component_t *c)
+{
+    mca_btl_cma_segment_header_t *hdr = MCA_BTL_CMA_SEGMENT_HEADER(c->segment.base);
+    int count = 0, nwords = (c->nlocal + 63) / 64;
+    if (OPAL_THREAD_TRYLOCK(&c->poll_lock)) {
+        return 0;
+    }
+    for (int w = 0; w < nwords; ++w) {
+        /* Plain load first: the line stays shared with the producers until
+         * one of them actually rings. */
+        if (OPAL_LIKELY(0 == __atomic_load_n(&hdr->doorbell[w], __ATOMIC_RELAXED))) {
+            continue;
+        }
+        uint64_t bits = __atomic_exchange_n(&hdr->doorbell[w], 0, __ATOMIC_ACQUIRE);
+        while (bits) {
+            int i = w * 64 + __builtin_ctzll(bits);
+            bits &= bits - 1;
+            if (i < c->nlocal && c->asleep[i]) {
+                wake_ring(c, i);
+                MCA_BTL_CMA_COUNT(doorbell_wakeups, 1);
+            }
+        }
+    }
+    if (OPAL_UNLIKELY(++c->poll_round % MCA_BTL_CMA_SWEEP_EVERY == 0)) {
+        for (int i = 0; i < c->nlocal; ++i) {
+            if (c->asleep[i] && poll_ring(c, i) > 0) {
+                ++count;
+                wake_ring(c, i);
+                MCA_BTL_CMA_COUNT(sweep_wakeups, 1);
+            }
+        }
+    }
+    for (int k = 0; k < c->nawake;) {
+        int i = c->awake[k];
+        int n = poll_ring(c, i);
+        count += n;
+        if (n || ++c->rx_idle[i] < MCA_BTL_CMA_SLEEP_AFTER) {
+            c->rx_idle[i] = n ? 0 : c->rx_idle[i];
+            ++k;
+            continue;
+        }
+        if (shm_ring_consumer_sleep(&c->rx[i])) {
+            /* A message slipped in before the request was visible. */
+            shm_ring_consumer_wake(&c->rx[i]);
+            c->rx_idle[i] = 0;
+            ++k;
+            continue;
+        }
+        c->asleep[i] = true;
+        c->awake[k] = c->awake[--c->nawake];
+    }
+    OPAL_THREAD_UNLOCK(&c->poll_lock);
+    return count;
+}
+
+void mca_btl_cma_ring_doorbell(mca_btl_cma_endpoint_t *ep)
+{
+    mca_btl_cma_segment_header_t *hdr = MCA_BTL_CMA_SEGMENT_HEADER(ep->segment.base);
+    int me = mca_btl_cma_component.local_rank;
+    /* Release: harmless either way (the consumer's acquire load of the
+     * message's seq is what makes the message visible), but a doorbell
+     * seen before its message would only cost the consumer a wasted poll. */
+    __atomic_fetch_or(&hdr->doorbell[me / 64], 1ull << (me % 64), __ATOMIC_RELEASE);
+    MCA_BTL_CMA_COUNT(doorbells_rung, 1);
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -101,22 +183,14 @@ int mca_btl_cma_component_progress(void)
     if (OPAL_UNLIKELY(NULL == c->rx)) {
         return 0;
     }
-    if (c->nlocal <= MCA_BTL_CMA_HOT_PEERS_MIN) {
+    if (!c->sleep_rings) {
         for (int i = 0; i < c->nlocal; ++i) {
             if (i != c->local_rank) {
                 count += poll_ring(c, i);
             }
         }
     } else {
-        bool sweep = (++c->poll_round % MCA_BTL_CMA_COLD_STRIDE) == 0;
-        for (int i = 0; i < c->nlocal; ++i) {
-            if (i == c->local_rank || (!sweep && c->rx_idle[i] >= MCA_BTL_CMA_COLD_AFTER)) {
-                continue;
-            }
-            int n = poll_ring(c, i);
-            c->rx_idle[i] = n ? 0 : (c->rx_idle[i] < MCA_BTL_CMA_COLD_AFTER ? c->rx_idle[i] + 1 : c->rx_idle[i]);
-            count += n;
-        }
+        count += progress_awake_rings(c);
     }
     if (OPAL_UNLIKELY(c->pending_sends > 0)) {
         for (int i = 0; i < c->nlocal; ++i) {

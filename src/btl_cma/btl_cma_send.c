@@ -182,6 +182,7 @@ int mca_btl_cma_sendi(struct mca_btl_base_module_t *btl, struct mca_btl_base_end
         }
     }
     shm_ring_commit(&ep->tx);
+    mca_btl_cma_ring_notify(ep);
     OPAL_THREAD_UNLOCK(&ep->tx_lock);
     MCA_BTL_CMA_COUNT(ring_sends, 1);
     MCA_BTL_CMA_COUNT(ring_bytes, total);

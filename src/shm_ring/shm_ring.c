@@ -95,6 +95,7 @@ int shm_ring_init(void *mem, size_t memsize, uint32_t ncells, uint32_t max_msg, 
     s->batch = batch;
     atomic_store_explicit(&s->tail, 0, memory_order_relaxed);
     atomic_store_explicit(&s->producer_state, SHM_RING_PRODUCER_NONE, memory_order_relaxed);
+    atomic_store_explicit(&s->notify, 0u, memory_order_relaxed);
     /* Magic last, with release: a peer that sees it sees a formatted ring. */
     atomic_thread_fence(memory_order_release);
     *(volatile uint64_t *) &s->magic = SHM_RING_MAGIC;

@@ -20,7 +20,8 @@
  *           geometry); validated by every attach.
  *   line 1  the consumer's published position (written by the consumer in
  *           batches, read by the producer only when the ring looks full).
- *   line 2  the producer's state (attached/closed), written rarely.
+ *   line 2  written rarely: the producer's state (attached/closed) and the
+ *           consumer's request to be notified (see shm_ring_consumer_sleep).
  *   then    ncells cells of SHM_RING_CELL_SIZE bytes.  A message occupies
  *           1..n consecutive cells and never wraps: the first cell starts
  *           with a 16-byte shm_ring_cell_hdr, the payload follows
@@ -189,9 +190,10 @@ typedef struct shm_ring_shared {
     /* line 1: consumer position */
     _Atomic uint64_t tail;
     uint64_t pad1[7];
-    /* line 2: producer state */
+    /* line 2: rarely written */
     _Atomic uint32_t producer_state;
-    uint32_t pad2[15];
+    _Atomic uint32_t notify; /* 1: the consumer stopped polling, tell it of messages */
+    uint32_t pad2[14];
 } shm_ring_shared_t;
 
 _Static_assert(sizeof(shm_ring_cell_hdr_t) == 16, "cell header is part of the wire format");
@@ -400,6 +402,41 @@ static inline void shm_ring_release(shm_ring_consumer_t *c, const shm_ring_msg_t
     if (c->tail - c->published >= c->batch) {
         shm_ring_publish(c);
     }
+}
+
+/* Notification, for consumers with many rings that poll only the busy
+ * ones.  A consumer that stops polling a ring calls shm_ring_consumer_sleep;
+ * a producer checks shm_ring_producer_notify_wanted after each commit and,
+ * when it is set, tells the consumer by a means of the caller's own (the
+ * library has no doorbell; a bit in shared memory does).  The producer side
+ * has no fence (one per message would cost more than the polling it
+ * saves), so a commit and a request that cross can both miss each other:
+ * a notification may be lost, and the consumer must still look at its
+ * sleeping rings now and then.  shm_ring_consumer_sleep narrows the window:
+ * it returns 1 when a message had arrived before the request became
+ * visible, and the caller should then keep polling. */
+static inline int shm_ring_consumer_sleep(shm_ring_consumer_t *c)
+{
+    atomic_store_explicit(&c->shared->notify, 1u, memory_order_relaxed);
+    /* Full fence: the request is globally visible before we look at the
+     * ring once more (store-load order needs more than release/acquire). */
+    atomic_thread_fence(memory_order_seq_cst);
+    shm_ring_cell_hdr_t *h = shm_ring__cell(c->cells, (uint32_t) c->tail & c->mask);
+    return atomic_load_explicit(&h->seq, memory_order_acquire) == (uint32_t) (2 * c->tail + 1) || c->broken;
+}
+
+/* The consumer polls the ring again: no notifications needed. */
+static inline void shm_ring_consumer_wake(shm_ring_consumer_t *c)
+{
+    atomic_store_explicit(&c->shared->notify, 0u, memory_order_relaxed);
+}
+
+/* 1 when the consumer asked to be told of new messages.  Line 2 is written
+ * only when the consumer falls asleep or wakes, so this load hits the cache
+ * on every other call. */
+static inline int shm_ring_producer_notify_wanted(const shm_ring_producer_t *p)
+{
+    return atomic_load_explicit(&p->shared->notify, memory_order_relaxed) != 0;
 }
 
 /* Cells currently holding unconsumed messages, as the producer sees them

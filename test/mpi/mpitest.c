@@ -99,7 +99,8 @@ static int mt_btl_has_cma(const char *list)
  * MPI reports a counter as its growth since the handle was allocated, so
  * the handles are allocated in mt_init, before any traffic. */
 static const char *const mt_pvar_names[] = {
-    "btl_cma_get_count", "btl_cma_put_count", "btl_cma_ring_sends"
+    "btl_cma_get_count", "btl_cma_put_count", "btl_cma_ring_sends",
+    "btl_cma_doorbells_rung", "btl_cma_doorbell_wakeups", "btl_cma_sweep_wakeups"
 };
 #define MT_NPVARS (sizeof(mt_pvar_names) / sizeof(mt_pvar_names[0]))
 static MPI_T_pvar_session mt_pvar_session;
@@ -141,6 +142,18 @@ static unsigned long long mt_pvar_read(size_t i)
         MPI_T_pvar_read(mt_pvar_session, mt_pvar_handle[i], &v);
     }
     return v;
+}
+
+long long mt_cma_counter(const char *name)
+{
+    size_t i;
+
+    if (!mt_pvars_found)
+        return -1;
+    for (i = 0; i < MT_NPVARS; i++)
+        if (strcmp(mt_pvar_names[i], name) == 0)
+            return (long long) mt_pvar_read(i);
+    return -1;
 }
 
 /* A silently ignored btl_cma_single_copy (a renamed parameter, a fallback

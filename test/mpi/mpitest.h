@@ -33,6 +33,12 @@ extern const char *mt_prog;
  * clearly when the library provides less) plus the debug environment. */
 void mt_init(int *argc, char ***argv, const char *prog, int required);
 
+/* The value of one of the cma BTL's MPI_T counters read by this helper
+ * (btl_cma_get_count, _put_count, _ring_sends, _doorbells_rung,
+ * _doorbell_wakeups, _sweep_wakeups) since mt_init, or -1 when they are not
+ * being read (not the cma BTL, or not run by run-mpi.sh). */
+long long mt_cma_counter(const char *name);
+
 /* Barrier, the single-copy mode check (MPITEST_BTL / MPITEST_SINGLE_COPY
  * from run-mpi.sh against the cma BTL's MPI_T counters), "PASS" from rank 0,
  * MPI_Finalize.  Returns the exit status. */

@@ -307,6 +307,37 @@ static void test_close_and_takeover(void)
     test_ring_close(&r);
 }
 
+/* The notification request: off after init, on while the consumer sleeps,
+ * and the sleep reports a message that was already there. */
+static void test_sleep_and_notify(void)
+{
+    test_ring_t r;
+    shm_ring_msg_t m;
+    test_ring_open(&r, 16, 0, 0, 0);
+    CHECK_EQ(shm_ring_producer_notify_wanted(&r.p), 0);
+    CHECK_EQ(shm_ring_consumer_sleep(&r.c), 0);
+    CHECK_EQ(shm_ring_producer_notify_wanted(&r.p), 1);
+    CHECK_EQ(shm_ring_send(&r.p, 3, "abc", 3, NULL, 0), 0);
+    CHECK_EQ(shm_ring_producer_notify_wanted(&r.p), 1);
+    shm_ring_consumer_wake(&r.c);
+    CHECK_EQ(shm_ring_producer_notify_wanted(&r.p), 0);
+    /* Falling asleep with a message waiting: told so, and it is still there. */
+    CHECK_EQ(shm_ring_consumer_sleep(&r.c), 1);
+    shm_ring_consumer_wake(&r.c);
+    CHECK_EQ(shm_ring_peek(&r.c, &m), 1);
+    CHECK_EQ(m.len, 3);
+    shm_ring_release(&r.c, &m);
+    /* After a lap, the kept first cells of consumed messages do not read as
+     * a message to a consumer falling asleep. */
+    for (int i = 0; i < 40; ++i) {
+        CHECK_EQ(shm_ring_send(&r.p, 1, "x", 1, NULL, 0), 0);
+        CHECK_EQ(shm_ring_peek(&r.c, &m), 1);
+        shm_ring_release(&r.c, &m);
+    }
+    CHECK_EQ(shm_ring_consumer_sleep(&r.c), 0);
+    test_ring_close(&r);
+}
+
 int main(void)
 {
     test_init("t_ring_basic", 60);
@@ -324,5 +355,6 @@ int main(void)
     test_full(64, 32, 5);
     test_full(256, 1, 6);
     test_close_and_takeover();
+    test_sleep_and_notify();
     return test_pass();
 }
