@@ -200,11 +200,15 @@ static int cma_register(void)
                                     MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_5,
                                     MCA_BASE_VAR_SCOPE_LOCAL, &c->liveness_ms);
 
-    c->yield_idle = -1;
+    /* 0 by default: when ranks outnumber cores Open MPI's own
+     * mpi_yield_when_idle already yields on every empty progress call, and
+     * a second yield of ours only added system calls to the latency
+     * (64 oversubscribed ranks: 0.59 -> 0.46 us at 0 B, bench/scale). */
+    c->yield_idle = 0;
     mca_base_component_var_register(v, "yield_idle",
                                     "Call sched_yield() after this many consecutive progress calls that found "
-                                    "nothing (0: never; -1: 64 when local ranks outnumber online cores, else "
-                                    "never)",
+                                    "nothing (0: never, leaving it to Open MPI's mpi_yield_when_idle; -1: 64 when "
+                                    "local ranks outnumber online cores, else never)",
                                     MCA_BASE_VAR_TYPE_INT, NULL, 0, 0, OPAL_INFO_LVL_5, MCA_BASE_VAR_SCOPE_LOCAL,
                                     &c->yield_idle);
 
@@ -483,7 +487,9 @@ static int create_segment(void)
             continue;
         }
         void *mem = (char *) c->segment.base + page + (size_t) i * c->ring_stride;
-        rc = shm_ring_init(mem, c->ring_stride, cells, max_msg, 0, &err);
+        /* The segment is new, hence zero: rings stay untouched (not
+         * resident) until a peer writes to them. */
+        rc = shm_ring_init_zeroed(mem, c->ring_stride, cells, max_msg, 0, &err);
         if (rc == 0) {
             rc = shm_ring_consumer_attach(&c->rx[i], mem, c->ring_stride, &err);
         }

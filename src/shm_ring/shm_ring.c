@@ -13,6 +13,8 @@
 
 #include "shm_error.h"
 
+#include <stdbool.h>
+
 int shm_error_set(shm_error_t *err, int code, const char *fmt, ...)
 {
     if (err) {
@@ -67,8 +69,8 @@ static int check_geometry(uint32_t ncells, uint32_t max_msg, uint32_t batch, siz
     return 0;
 }
 
-int shm_ring_init(void *mem, size_t memsize, uint32_t ncells, uint32_t max_msg, uint32_t batch,
-                  shm_error_t *err)
+static int ring_format(void *mem, size_t memsize, uint32_t ncells, uint32_t max_msg, uint32_t batch, bool zeroed,
+                       shm_error_t *err)
 {
     if (mem == NULL || ((uintptr_t) mem % SHM_RING_CELL_SIZE) != 0) {
         return shm_error_set(err, -EINVAL, "ring memory must be non-NULL and %u-byte aligned",
@@ -87,7 +89,8 @@ int shm_ring_init(void *mem, size_t memsize, uint32_t ncells, uint32_t max_msg, 
         return rc;
     }
     shm_ring_shared_t *s = mem;
-    memset(mem, 0, shm_ring_memsize(ncells));
+    /* Cells must start free (even seq); zeroed memory already is. */
+    memset(mem, 0, zeroed ? SHM_RING_HEADER_SIZE : shm_ring_memsize(ncells));
     s->version = SHM_RING_VERSION;
     s->ncells = ncells;
     s->cell_size = SHM_RING_CELL_SIZE;
@@ -100,6 +103,18 @@ int shm_ring_init(void *mem, size_t memsize, uint32_t ncells, uint32_t max_msg, 
     atomic_thread_fence(memory_order_release);
     *(volatile uint64_t *) &s->magic = SHM_RING_MAGIC;
     return 0;
+}
+
+int shm_ring_init(void *mem, size_t memsize, uint32_t ncells, uint32_t max_msg, uint32_t batch,
+                  shm_error_t *err)
+{
+    return ring_format(mem, memsize, ncells, max_msg, batch, false, err);
+}
+
+int shm_ring_init_zeroed(void *mem, size_t memsize, uint32_t ncells, uint32_t max_msg, uint32_t batch,
+                         shm_error_t *err)
+{
+    return ring_format(mem, memsize, ncells, max_msg, batch, true, err);
 }
 
 /* Copy the geometry out of shared memory once and validate the copy. */

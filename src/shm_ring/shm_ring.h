@@ -250,6 +250,12 @@ uint32_t shm_ring_max_payload(uint32_t ncells);
  * eighth of the ring). */
 int shm_ring_init(void *mem, size_t memsize, uint32_t ncells, uint32_t max_msg,
                   uint32_t batch, shm_error_t *err);
+/* The same for memory known to hold only zeros (a segment just created by
+ * shm_segment_create): only the header is written, so a cell's page is
+ * first touched by the first message that uses it, and rings that never
+ * carry traffic cost address space, not memory. */
+int shm_ring_init_zeroed(void *mem, size_t memsize, uint32_t ncells, uint32_t max_msg, uint32_t batch,
+                         shm_error_t *err);
 
 /* Validate a ring written by shm_ring_init (possibly by another process)
  * and build a handle.  The handle keeps only local copies of the geometry,

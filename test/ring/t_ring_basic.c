@@ -12,6 +12,9 @@
 
 #include "testlib.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 static void test_reserve_commit_peek_release(void)
 {
     test_ring_t r;
@@ -338,6 +341,40 @@ static void test_sleep_and_notify(void)
     test_ring_close(&r);
 }
 
+/* shm_ring_init_zeroed on fresh anonymous memory writes the header only:
+ * the cells' pages stay unresident until used, and the ring works. */
+static void test_init_zeroed(void)
+{
+    const uint32_t ncells = 1024; /* 64 KiB of cells: 16 pages */
+    size_t size = shm_ring_memsize(ncells), page = (size_t) sysconf(_SC_PAGESIZE);
+    size_t npages = (size + page - 1) / page;
+    unsigned char *mem = mmap(NULL, npages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char vec[64];
+    shm_error_t err;
+    shm_ring_producer_t p;
+    shm_ring_consumer_t c;
+    shm_ring_msg_t m;
+    CHECK(mem != MAP_FAILED && npages <= sizeof(vec));
+    CHECK_EQ(shm_ring_init_zeroed(mem, size, ncells, 0, 0, &err), 0);
+    CHECK_EQ(mincore(mem, npages * page, vec), 0);
+    size_t resident = 0;
+    for (size_t i = 0; i < npages; ++i) {
+        resident += vec[i] & 1;
+    }
+    CHECK_MSG(resident == 1, "%zu of %zu pages resident after formatting", resident, npages);
+    CHECK_EQ(shm_ring_producer_attach(&p, mem, size, &err), 0);
+    CHECK_EQ(shm_ring_consumer_attach(&c, mem, size, &err), 0);
+    for (int i = 0; i < 3000; ++i) {
+        char msg[100];
+        pattern_fill((uint8_t *) msg, (uint64_t) i, sizeof(msg));
+        CHECK_EQ(shm_ring_send(&p, 1, msg, sizeof(msg), NULL, 0), 0);
+        CHECK_EQ(shm_ring_peek(&c, &m), 1);
+        CHECK_EQ(pattern_check(m.data, (uint64_t) i, sizeof(msg)), -1);
+        shm_ring_release(&c, &m);
+    }
+    munmap(mem, npages * page);
+}
+
 int main(void)
 {
     test_init("t_ring_basic", 60);
@@ -356,5 +393,6 @@ int main(void)
     test_full(256, 1, 6);
     test_close_and_takeover();
     test_sleep_and_notify();
+    test_init_zeroed();
     return test_pass();
 }

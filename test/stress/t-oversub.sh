@@ -4,13 +4,14 @@
 # (measured here: 0.1 to 0.5 s; without any yielding the same loops take
 # 86 to 106 s, see t-oversub-noyield.sh).  Twice: with the defaults (mpirun
 # also sets mpi_yield_when_idle=1 when it oversubscribes, which alone keeps
-# the job moving), and with Open MPI's own yield off, so that only the cma
-# component's policy (btl_cma_yield_idle, -1 = automatic: yield after 64
-# idle polls when ranks outnumber cores) stands between the job and the
-# 100 s: that run fails if the component's policy stops working.
+# the job moving; btl_cma_yield_idle is 0 by default), and with Open MPI's
+# own yield off and the component's on (btl_cma_yield_idle -1: yield after
+# 64 idle polls when ranks outnumber cores), so that only the component's
+# policy stands between the job and the 100 s: that run fails if the
+# component's policy stops working.
 . "${srcdir:-$(dirname "$0")}/common.sh"
 
 status=0
 stress_mpirun 8 120 -- ./oversub -a 200 -b 4096 -B 2000 -T 30 || status=1
-stress_mpirun 8 120 --mca mpi_yield_when_idle 0 -- ./oversub -a 200 -b 4096 -B 2000 -T 30 || status=1
+stress_mpirun 8 120 --mca mpi_yield_when_idle 0 --mca btl_cma_yield_idle -1 -- ./oversub -a 200 -b 4096 -B 2000 -T 30 || status=1
 exit $status
