@@ -13,6 +13,8 @@ set -u
 export LC_ALL=C
 
 script_dir=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../idle.sh
+. "$script_dir/../idle.sh"
 src="$script_dir/mpi_bench.c"
 
 reps=3 reps_set=0 max_size=64M tests=lat,bw,bibw modes=hot,cold quick=0
@@ -194,39 +196,12 @@ for t in "${tlist[@]}"; do
 done
 say ""
 
-# ---- running ----------------------------------------------------------------
-# Percentage of CPU time idle over one second, from /proc/stat.
-idle_pct() {
-    local a b
-    read -r -a a < <(head -1 /proc/stat)
-    sleep 1
-    read -r -a b < <(head -1 /proc/stat)
-    local tot=0 i
-    for i in 1 2 3 4 5 6 7 8; do tot=$((tot + b[i] - a[i])); done
-    local idle=$((b[4] + b[5] - a[4] - a[5]))
-    [ "$tot" -gt 0 ] && echo $((100 * idle / tot)) || echo 100
-}
-
 # Microseconds that runnable tasks have spent waiting for a CPU since boot
 # (pressure stall information); empty where the kernel does not offer it.
 psi_total() {
     sed -n 's/^some .*total=\([0-9]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null
 }
 
-# Waits for an idle machine: a benchmark that spins on both cores measures
-# anything else that runs, and another job's numbers are not ours.
-wait_for_idle() {
-    local waited=0 p
-    while p=$(idle_pct); [ "$p" -lt 90 ]; do
-        if [ "$waited" -ge "$wait_idle" ]; then
-            echo "busy($p% idle after waiting ${waited} s)"
-            return
-        fi
-        sleep 2
-        waited=$((waited + 3))
-    done
-    echo "idle($p%, waited ${waited} s)"
-}
 
 # One run of transport $1, repetition $2: results into raw/T.repN.txt.  Two
 # ranks spin on two cores, so any other task that runs meanwhile makes one of
@@ -238,7 +213,7 @@ run_one() {
     local best_stall=999999 best_rc=0 best_state=""
     command_for "$t"
     for ((try = 0; try <= retries; try++)); do
-        state=$(wait_for_idle)
+        state=$(wait_for_idle "$wait_idle")
         p0=$(psi_total)
         t0=$(date +%s%N)
         timeout -k 10 "$run_timeout" "${CMD[@]}" "${bargs[@]}" >"$f.try.txt" 2>"$f.try.err" </dev/null

@@ -13,6 +13,8 @@ set -u
 export LC_ALL=C
 
 script_dir=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../idle.sh
+. "$script_dir/../idle.sh"
 reps=7 transports=cma,vader tests=put_lat,get_lat,fop_lat,put_bw,get_bw,put_busy,get_busy,fop_busy max_size=4M
 sync=flush win=create scale=1 out="" builddir="" wait_idle=120 max_stall=10 retries=2
 run_timeout=600 bind=core report_only=0
@@ -108,30 +110,7 @@ for t in "${tlist[@]}"; do
 done
 ref=${tlist[0]}
 
-# Idle share of the CPUs over one second, from /proc/stat.
-idle_pct() {
-    local a b tot idle
-    read -r -a a < <(head -1 /proc/stat)
-    sleep 1
-    read -r -a b < <(head -1 /proc/stat)
-    tot=0
-    for i in 1 2 3 4 5 6 7 8; do tot=$((tot + b[i] - a[i])); done
-    idle=$((b[4] + b[5] - a[4] - a[5]))
-    [ "$tot" -gt 0 ] && echo $((100 * idle / tot)) || echo 100
-}
 
-wait_for_idle() {
-    local waited=0 p
-    while p=$(idle_pct); [ "$p" -lt 90 ]; do
-        if [ "$waited" -ge "$wait_idle" ]; then
-            echo "busy($p%-idle)"
-            return
-        fi
-        sleep 4
-        waited=$((waited + 5))
-    done
-    echo "idle($p%)"
-}
 
 # Microseconds some task waited for a CPU (pressure stall information).
 stall_us() {
@@ -144,7 +123,7 @@ disturbed=0 busy=0 failed=0
 run_one() {
     local t=$1 r=$2 f="$work/raw/$1.rep$2" try state s0 s1 t0 t1 rc wall stall best=999999
     for ((try = 0; try <= retries; try++)); do
-        state=$(wait_for_idle)
+        state=$(wait_for_idle "$wait_idle")
         # shellcheck disable=SC2046  # the MCA string is deliberately split
         (
             flock 9
