@@ -30,8 +30,9 @@
 #define CAL_BYTES (1u << 20)
 #define CAL_REPS 5
 #define CAL_HUGE_PAGE ((size_t) 2 << 20)
-/* Cache files without this line are measured again. */
-#define CAL_FORMAT 2
+/* Cache files of another format are measured again (3: the thresholds
+ * of format 2 came from other constants). */
+#define CAL_FORMAT 3
 
 static double now_s(void)
 {
@@ -203,22 +204,26 @@ static void write_cache(const char *path, const char *key, const mca_btl_cma_cal
 
 /* The pipeline moves a fragment with one copy on each side plus a ring
  * handshake per fragment; single copy is one kernel copy that also pins
- * every source page, after a rendezvous round trip.  Two constants fitted
- * on the development VM (bench/README.md, "huge pages"): the pipeline
- * delivers about half the memcpy rate (1 MiB ping-pong 45-51 us against a
- * 42-49 GB/s memcpy), and single copy starts about 2 us behind.  Single
- * copy is chosen from the size at which its per-byte advantage has paid
- * for those 2 us, and never when it is not faster per byte. */
-static size_t derive_threshold(double memcpy_gbps, double cma_gbps)
+ * every source page, after a rendezvous round trip.  The model: the
+ * pipeline delivers a fraction of the memcpy rate measured here, single
+ * copy starts fixed_s behind, and it is chosen from the size at which its
+ * per-byte advantage has paid for fixed_s, never below 32 KiB, never when
+ * it is not faster per byte.  Its constants are fitted to what the
+ * development VM measured side by side (bench/README.md): from 4 KiB
+ * pages single copy lost to the rings at every size (1/2 of memcpy, 2 us
+ * keeps it off there); from huge pages it overtook them between 16 and
+ * 32 KiB (1/3, 1 us: a read of one's own huge page, which is what can be
+ * timed here, runs at about 27 GB/s where another process's read ran at
+ * 46-52). */
+static size_t derive_threshold(double memcpy_gbps, double cma_gbps, double pipeline_share, double fixed_s)
 {
-    const double pipeline_gbps = memcpy_gbps / 2.0;
-    const double fixed_s = 2e-6;
+    const double pipeline_gbps = memcpy_gbps * pipeline_share;
     if (cma_gbps <= pipeline_gbps) {
         return SIZE_MAX;
     }
     double per_byte_gain = 1.0 / (pipeline_gbps * 1e9) - 1.0 / (cma_gbps * 1e9);
     double s = fixed_s / per_byte_gain;
-    size_t min = (size_t) 64 * 1024;
+    size_t min = (size_t) 32 * 1024;
     return s < (double) min ? min : (size_t) s;
 }
 
@@ -242,8 +247,9 @@ static void measure(mca_btl_cma_calibration_t *cal)
     cal->memcpy_gbps = (double) CAL_BYTES / t_mem / 1e9;
     cal->cma_gbps = t_cma > 0 ? (double) CAL_BYTES / t_cma / 1e9 : 0.0;
     cal->cma_huge_gbps = t_huge > 0 ? (double) CAL_BYTES / t_huge / 1e9 : 0.0;
-    cal->single_copy_min = t_cma > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_gbps) : SIZE_MAX;
-    cal->single_copy_min_huge = t_huge > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_huge_gbps) : SIZE_MAX;
+    cal->single_copy_min = t_cma > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_gbps, 0.5, 2e-6) : SIZE_MAX;
+    cal->single_copy_min_huge =
+        t_huge > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_huge_gbps, 1.0 / 3.0, 1e-6) : SIZE_MAX;
 }
 
 static bool user_set(const char *name)
