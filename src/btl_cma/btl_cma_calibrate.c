@@ -28,7 +28,8 @@
 #include <unistd.h>
 
 #define CAL_BYTES (1u << 20)
-#define CAL_REPS 5
+#define CAL_REPS 7
+#define CAL_WAIT_MS 500
 #define CAL_HUGE_PAGE ((size_t) 2 << 20)
 /* Cache files of another format are measured again (3: the thresholds
  * of format 2 came from other constants). */
@@ -291,6 +292,18 @@ void mca_btl_cma_calibrate(void)
         default_cache_path(path, sizeof(path));
     }
     bool cached = MCA_BTL_CMA_CAL_AUTO == c->calibration_mode && path[0] && read_cache(path, key, cal);
+    if (!cached && MCA_BTL_CMA_CAL_AUTO == c->calibration_mode && path[0] && 0 != c->local_rank) {
+        /* Local rank 0 measures and writes the cache; measuring beside it
+         * would halve both its memory bandwidth and its CPU on a small
+         * node (two ranks on two cores read huge-page copies at half speed
+         * and once cached "never").  Its few milliseconds are worth
+         * waiting for, up to CAL_WAIT_MS. */
+        for (int ms = 0; ms < CAL_WAIT_MS && !cached; ms += 2) {
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+            cached = read_cache(path, key, cal);
+        }
+    }
     if (!cached) {
         measure(cal);
         if (cal->memcpy_gbps <= 0) {
