@@ -235,7 +235,7 @@ int shm_ring_peek_slow(shm_ring_consumer_t *c, shm_ring_msg_t *msg, uint32_t seq
         uint32_t idx = (uint32_t) c->tail & c->mask;
         shm_ring_cell_hdr_t *h = shm_ring__cell(c->cells, idx);
         if (seq != (uint32_t) (2 * c->tail + 1)) {
-            if ((seq & 1u) == 0 || seq == (uint32_t) (2 * (c->tail - c->ncells) + 1)) {
+            if ((seq & 1u) == 0) {
                 /* Empty: hand back whatever we consumed so far, so a producer
                  * waiting for space is never stuck behind our batching. */
                 shm_ring_publish(c);
@@ -251,12 +251,7 @@ int shm_ring_peek_slow(shm_ring_consumer_t *c, shm_ring_msg_t *msg, uint32_t seq
                 c->broken = 1;
                 return -EBADMSG;
             }
-            /* Its other cells were never written this lap: they may hold
-             * first cells of last lap's messages, which must not survive
-             * into the next lap. */
-            for (uint32_t i = 1; i < ncells; ++i) {
-                atomic_store_explicit(&shm_ring__cell(c->cells, idx + i)->seq, 0, memory_order_relaxed);
-            }
+            atomic_store_explicit(&h->seq, 0, memory_order_relaxed);
             c->tail += ncells;
             if (c->tail - c->published >= c->batch) {
                 shm_ring_publish(c);

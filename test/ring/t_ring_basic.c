@@ -51,9 +51,8 @@ static void test_reserve_commit_peek_release(void)
     }
     shm_ring_release(&r.c, &m);
     CHECK_EQ(r.c.tail, 2);
-    /* The first cell keeps its seq (last lap's, once the ring comes round:
-     * reads as empty); every other cell of the message is cleared. */
-    CHECK_EQ(atomic_load(&test_ring_cell(&r, 0)->seq), 1);
+    /* Every cell of the message is free again (even first word). */
+    CHECK_EQ(atomic_load(&test_ring_cell(&r, 0)->seq), 0);
     CHECK_EQ(atomic_load(&test_ring_cell(&r, 1)->seq), 0);
     CHECK_EQ(shm_ring_peek(&r.c, &m), 0);
     CHECK_EQ(atomic_load(&r.shared->tail), 2);
@@ -330,7 +329,7 @@ static void test_sleep_and_notify(void)
     CHECK_EQ(shm_ring_peek(&r.c, &m), 1);
     CHECK_EQ(m.len, 3);
     shm_ring_release(&r.c, &m);
-    /* After a lap, the kept first cells of consumed messages do not read as
+    /* After a lap, the cells of consumed messages do not read as
      * a message to a consumer falling asleep. */
     for (int i = 0; i < 40; ++i) {
         CHECK_EQ(shm_ring_send(&r.p, 1, "x", 1, NULL, 0), 0);
