@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "counters.h"
+
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
@@ -35,58 +37,13 @@
 static MPI_T_pvar_session session;
 static int rank;
 
-typedef struct counter {
-    const char *name;
-    MPI_T_pvar_handle handle;
-} counter_t;
-
-static counter_t counters[] = {
+static pt_counter_t counters[] = {
     {"btl_cma_get_count", 0},      {"btl_cma_get_bytes", 0},        {"btl_cma_ring_bytes", 0},
     {"btl_cma_hugepage_sends", 0}, {"btl_cma_hugepage_advised", 0},
 };
 enum { GET_COUNT, GET_BYTES, RING_BYTES, HP_SENDS, HP_ADVISED, NCOUNTERS };
 
-#define FAIL(...)                                                \
-    do {                                                         \
-        fprintf(stderr, "hugepage_check rank %d: FAIL: ", rank); \
-        fprintf(stderr, __VA_ARGS__);                            \
-        fprintf(stderr, "\n");                                   \
-        MPI_Abort(MPI_COMM_WORLD, 1);                            \
-    } while (0)
-
-static void open_counters(void)
-{
-    int n;
-    MPI_T_pvar_get_num(&n);
-    MPI_T_pvar_session_create(&session);
-    for (int c = 0; c < NCOUNTERS; ++c) {
-        int found = 0;
-        for (int i = 0; i < n && !found; ++i) {
-            char name[256], desc[1024];
-            int nl = sizeof(name), dl = sizeof(desc), verb, cls, bind, ro, cont, atomic;
-            MPI_Datatype dt;
-            MPI_T_enum en;
-            MPI_T_pvar_get_info(i, name, &nl, &verb, &cls, &dt, &en, desc, &dl, &bind, &ro, &cont, &atomic);
-            if (strcmp(name, counters[c].name) == 0) {
-                int count;
-                MPI_T_pvar_handle_alloc(session, i, NULL, &counters[c].handle, &count);
-                found = 1;
-            }
-        }
-        if (!found) {
-            FAIL("performance variable %s not found: is the cma component loaded?", counters[c].name);
-        }
-    }
-}
-
-static void read_counters(uint64_t v[NCOUNTERS])
-{
-    for (int c = 0; c < NCOUNTERS; ++c) {
-        unsigned long x = 0;
-        MPI_T_pvar_read(session, counters[c].handle, &x);
-        v[c] = x;
-    }
-}
+#define FAIL(...) pt_fail("hugepage_check", __VA_ARGS__)
 
 /* The smaps block of the mapping containing addr: AnonHugePages in bytes,
  * and whether VmFlags carries "hg" (MADV_HUGEPAGE). */
@@ -136,22 +93,6 @@ static unsigned char *map_buffer(size_t len, size_t skew, int advice)
     return b;
 }
 
-static void fill(unsigned char *b, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; ++i) {
-        b[i] = (unsigned char) (i * 131u + seed + (i >> 12));
-    }
-}
-
-static void verify(const unsigned char *b, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; ++i) {
-        if (b[i] != (unsigned char) (i * 131u + seed + (i >> 12))) {
-            FAIL("payload of %zu bytes wrong at offset %zu", n, i);
-        }
-    }
-}
-
 static unsigned char *rbuf;
 
 /* One message of n bytes from src (rank 0) to rank 1; returns the
@@ -160,18 +101,18 @@ static void transfer(const char *what, unsigned char *src, size_t n, unsigned se
 {
     uint64_t before[NCOUNTERS], after[NCOUNTERS], mine[NCOUNTERS];
     MPI_Barrier(MPI_COMM_WORLD);
-    read_counters(before);
+    pt_counters_read(session, counters, NCOUNTERS, before);
     if (0 == rank) {
-        fill(src, n, seed);
+        pt_fill(src, n, seed);
         MPI_Send(src, (int) n, MPI_BYTE, 1, (int) seed, MPI_COMM_WORLD);
-        verify(src, n, seed); /* a collapse must not have changed it */
+        pt_verify("hugepage_check", src, n, seed); /* a collapse must not have changed it */
     } else {
         memset(rbuf, 0, n);
         MPI_Recv(rbuf, (int) n, MPI_BYTE, 0, (int) seed, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        verify(rbuf, n, seed);
+        pt_verify("hugepage_check", rbuf, n, seed);
     }
     MPI_Barrier(MPI_COMM_WORLD);
-    read_counters(after);
+    pt_counters_read(session, counters, NCOUNTERS, after);
     for (int c = 0; c < NCOUNTERS; ++c) {
         mine[c] = after[c] - before[c];
     }
@@ -232,7 +173,7 @@ int main(int argc, char **argv)
     if (size != 2) {
         FAIL("run with 2 ranks");
     }
-    open_counters();
+    pt_counters_open("hugepage_check", &session, counters, NCOUNTERS);
     rbuf = map_buffer(8 * MIB, 0, -1);
 
     if (0 == strcmp(mode, "threshold")) {
@@ -309,10 +250,7 @@ int main(int argc, char **argv)
         FAIL("unknown mode '%s'", mode);
     }
 
-    for (int c = 0; c < NCOUNTERS; ++c) {
-        MPI_T_pvar_handle_free(session, &counters[c].handle);
-    }
-    MPI_T_pvar_session_free(&session);
+    pt_counters_close(&session, counters, NCOUNTERS);
     /* MPI_T_finalize before MPI_Finalize: Open MPI 4.1.4 crashes in the
      * reverse order. */
     MPI_T_finalize();

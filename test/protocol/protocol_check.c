@@ -16,14 +16,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "counters.h"
+
 static MPI_T_pvar_session session;
 
-typedef struct counter {
-    const char *name;
-    MPI_T_pvar_handle handle;
-} counter_t;
-
-static counter_t counters[] = {
+static pt_counter_t counters[] = {
     {"btl_cma_ring_sends", 0},    {"btl_cma_ring_bytes", 0},  {"btl_cma_get_count", 0},
     {"btl_cma_get_bytes", 0},     {"btl_cma_emulated_gets", 0},
     {"btl_cma_pipeline_frags", 0},
@@ -32,63 +29,7 @@ enum { RING_SENDS, RING_BYTES, GET_COUNT, GET_BYTES, EMU_GETS, PIPE_FRAGS, NCOUN
 
 static int rank;
 
-#define FAIL(...)                                                  \
-    do {                                                           \
-        fprintf(stderr, "protocol_check rank %d: FAIL: ", rank);   \
-        fprintf(stderr, __VA_ARGS__);                              \
-        fprintf(stderr, "\n");                                     \
-        MPI_Abort(MPI_COMM_WORLD, 1);                              \
-    } while (0)
-
-static void open_counters(void)
-{
-    int n;
-    MPI_T_pvar_get_num(&n);
-    MPI_T_pvar_session_create(&session);
-    for (int c = 0; c < NCOUNTERS; ++c) {
-        int found = 0;
-        for (int i = 0; i < n && !found; ++i) {
-            char name[256], desc[1024];
-            int nl = sizeof(name), dl = sizeof(desc), verb, cls, bind, ro, cont, atomic;
-            MPI_Datatype dt;
-            MPI_T_enum en;
-            MPI_T_pvar_get_info(i, name, &nl, &verb, &cls, &dt, &en, desc, &dl, &bind, &ro, &cont, &atomic);
-            if (strcmp(name, counters[c].name) == 0) {
-                int count;
-                MPI_T_pvar_handle_alloc(session, i, NULL, &counters[c].handle, &count);
-                found = 1;
-            }
-        }
-        if (!found) {
-            FAIL("performance variable %s not found: is the cma component loaded?", counters[c].name);
-        }
-    }
-}
-
-static void read_counters(uint64_t v[NCOUNTERS])
-{
-    for (int c = 0; c < NCOUNTERS; ++c) {
-        unsigned long x = 0;
-        MPI_T_pvar_read(session, counters[c].handle, &x);
-        v[c] = x;
-    }
-}
-
-static void fill(unsigned char *b, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; ++i) {
-        b[i] = (unsigned char) (i * 131u + seed + (i >> 12));
-    }
-}
-
-static void verify(const unsigned char *b, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; ++i) {
-        if (b[i] != (unsigned char) (i * 131u + seed + (i >> 12))) {
-            FAIL("payload of %zu bytes wrong at offset %zu", n, i);
-        }
-    }
-}
+#define FAIL(...) pt_fail("protocol_check", __VA_ARGS__)
 
 int main(int argc, char **argv)
 {
@@ -111,24 +52,24 @@ int main(int argc, char **argv)
     if (size != 2) {
         FAIL("run with 2 ranks");
     }
-    open_counters();
+    pt_counters_open("protocol_check", &session, counters, NCOUNTERS);
     unsigned char *buf = malloc(big + 64);
     uint64_t before[NCOUNTERS], after[NCOUNTERS];
     MPI_Barrier(MPI_COMM_WORLD);
 
     /* Small: 100 messages of 64 bytes must add at least 100 ring messages
      * on the sender and no single-copy reads anywhere. */
-    read_counters(before);
+    pt_counters_read(session, counters, NCOUNTERS, before);
     for (int i = 0; i < 100; ++i) {
         if (rank == 0) {
-            fill(buf, 64, (unsigned) i);
+            pt_fill(buf, 64, (unsigned) i);
             MPI_Send(buf, 64, MPI_BYTE, 1, i, MPI_COMM_WORLD);
         } else {
             MPI_Recv(buf, 64, MPI_BYTE, 0, i, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            verify(buf, 64, (unsigned) i);
+            pt_verify("protocol_check", buf, 64, (unsigned) i);
         }
     }
-    read_counters(after);
+    pt_counters_read(session, counters, NCOUNTERS, after);
     if (rank == 0 && after[RING_SENDS] - before[RING_SENDS] < 100) {
         FAIL("100 small sends added only %llu ring messages",
              (unsigned long long) (after[RING_SENDS] - before[RING_SENDS]));
@@ -139,17 +80,17 @@ int main(int argc, char **argv)
     MPI_Barrier(MPI_COMM_WORLD);
 
     /* Large: one message of SIZE bytes from rank 0 to rank 1. */
-    read_counters(before);
+    pt_counters_read(session, counters, NCOUNTERS, before);
     if (rank == 0) {
-        fill(buf, big, 7);
+        pt_fill(buf, big, 7);
         MPI_Send(buf, (int) big, MPI_BYTE, 1, 999, MPI_COMM_WORLD);
     } else {
         memset(buf, 0, big);
         MPI_Recv(buf, (int) big, MPI_BYTE, 0, 999, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        verify(buf, big, 7);
+        pt_verify("protocol_check", buf, big, 7);
     }
     MPI_Barrier(MPI_COMM_WORLD);
-    read_counters(after);
+    pt_counters_read(session, counters, NCOUNTERS, after);
     uint64_t gets = after[GET_COUNT] - before[GET_COUNT], gbytes = after[GET_BYTES] - before[GET_BYTES];
     uint64_t rbytes = after[RING_BYTES] - before[RING_BYTES];
     uint64_t emu = after[EMU_GETS] - before[EMU_GETS];
@@ -188,10 +129,7 @@ int main(int argc, char **argv)
     } else {
         FAIL("unknown expectation '%s'", expect);
     }
-    for (int c = 0; c < NCOUNTERS; ++c) {
-        MPI_T_pvar_handle_free(session, &counters[c].handle);
-    }
-    MPI_T_pvar_session_free(&session);
+    pt_counters_close(&session, counters, NCOUNTERS);
     /* MPI_T_finalize before MPI_Finalize: Open MPI 4.1.4 crashes in the
      * reverse order with every BTL (vader included). */
     MPI_T_finalize();
