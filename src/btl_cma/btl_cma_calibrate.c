@@ -11,6 +11,10 @@
  * (skipped when THP is off or the kernel cannot report huge pages).  The
  * result is cached per host, CPU count, kernel and THP mode in a text file
  * the user can read and delete; a value given explicitly by the user wins.
+ * A process that cannot read even its own memory (a seccomp profile such
+ * as Docker's default, an LSM) measures and caches nothing: the denial
+ * belongs to that job, not to the machine, and a cached "never" would
+ * take single copy from every later job that is allowed it.
  */
 #include "btl_cma.h"
 #include "btl_cma_hugepage.h"
@@ -133,6 +137,19 @@ static void default_cache_path(char *path, size_t len)
     }
 }
 
+/* 0 when process_vm_readv can read this process's own memory, else the
+ * errno that refused it. */
+static int probe_self_read(void)
+{
+    char src[64] = {1}, dst[64];
+    struct iovec l = {.iov_base = dst, .iov_len = sizeof(dst)};
+    struct iovec r = {.iov_base = src, .iov_len = sizeof(src)};
+    if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t) sizeof(src)) {
+        return 0;
+    }
+    return errno ? errno : EIO;
+}
+
 static bool read_cache(const char *path, const char *key, mca_btl_cma_calibration_t *cal)
 {
     FILE *f = fopen(path, "r");
@@ -155,7 +172,9 @@ static bool read_cache(const char *path, const char *key, mca_btl_cma_calibratio
     }
     fclose(f);
     ok = CAL_FORMAT == format && 5 == fields;
-    if (!ok || strcmp(k, key) != 0 || c.memcpy_gbps <= 0) {
+    /* single_copy_gbps 0 is what a measurement under a seccomp denial left
+     * in the files of versions before the probe: measure such files again. */
+    if (!ok || strcmp(k, key) != 0 || c.memcpy_gbps <= 0 || c.cma_gbps <= 0) {
         return false;
     }
     *cal = c;
@@ -285,6 +304,14 @@ void mca_btl_cma_calibrate(void)
         (min_set && huge_set)) {
         return;
     }
+    int denied = probe_self_read();
+    if (denied) {
+        MCA_BTL_CMA_VERBOSE(1,
+                            "calibration skipped: process_vm_readv cannot read even this process (%s); single copy "
+                            "is not measured and nothing is cached",
+                            strerror(denied));
+        return;
+    }
     cache_key(key, sizeof(key));
     if (c->calibration_file && *c->calibration_file) {
         snprintf(path, sizeof(path), "%s", c->calibration_file);
@@ -306,7 +333,9 @@ void mca_btl_cma_calibrate(void)
     }
     if (!cached) {
         measure(cal);
-        if (cal->memcpy_gbps <= 0) {
+        /* A read refused after the probe passed (a limit hit mid-way) is no
+         * measurement of the machine either. */
+        if (cal->memcpy_gbps <= 0 || cal->cma_gbps <= 0) {
             return;
         }
         if (path[0] && 0 == c->local_rank) {
