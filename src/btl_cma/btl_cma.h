@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "btl_cma_channel.h"
 #include "shm_ring.h"
 
 BEGIN_C_DECLS
@@ -69,6 +70,7 @@ typedef struct mca_btl_cma_calibration_t {
  * Updated with relaxed atomics: exact totals, no ordering needed. */
 typedef struct mca_btl_cma_counters_t {
     uint64_t ring_sends;     /* messages written into a ring (eager + fragments) */
+    uint64_t small_ring_sends; /* of which through the small ring */
     uint64_t ring_bytes;
     uint64_t ring_recvs;
     uint64_t ring_full;      /* ring-full back-pressure events */
@@ -112,6 +114,9 @@ typedef struct mca_btl_cma_component_t {
     int verbose;
     int output;
     unsigned int ring_size;
+    unsigned int small_ring_size;
+    unsigned int small_min;
+    unsigned int small_max;
     int single_copy;
     size_t single_copy_min;
     size_t single_copy_min_huge;
@@ -131,7 +136,8 @@ typedef struct mca_btl_cma_component_t {
     shm_segment_t segment;          /* my receive segment: nlocal rings */
     size_t ring_stride;
     uint32_t ring_cells;
-    shm_ring_consumer_t *rx;        /* rx[i]: ring written by local rank i */
+    uint32_t small_cells;           /* cells of each small ring, 0: none */
+    mca_btl_cma_channel_rx_t *rx;   /* rx[i]: the rings written by local rank i */
     opal_mutex_t *rx_lock;
     uint16_t *rx_idle;              /* consecutive empty polls per ring */
     unsigned poll_round;
@@ -168,7 +174,7 @@ extern mca_btl_cma_module_t mca_btl_cma;
 
 /* What each process publishes through the modex.  Fixed-width fields only:
  * the peer reads it as raw bytes. */
-#define MCA_BTL_CMA_MODEX_VERSION 2u
+#define MCA_BTL_CMA_MODEX_VERSION 3u
 typedef struct mca_btl_cma_modex_t {
     uint32_t version;
     int32_t local_rank;
@@ -176,6 +182,8 @@ typedef struct mca_btl_cma_modex_t {
     uint32_t ring_cells;
     uint64_t ring_offset; /* first ring, from the segment's start */
     uint64_t ring_stride;
+    uint32_t small_cells;  /* 0: no small rings */
+    uint32_t small_offset; /* of a peer's small ring, from the start of its large one */
     uint64_t probe_addr;  /* address of probe_word in the publisher */
     uint64_t probe_value;
     shm_segment_desc_t segment;

@@ -1,6 +1,7 @@
 /*
  * One endpoint per peer process on this node: the peer's receive segment
- * mapped here, the producer side of the ring this process writes in it,
+ * mapped here, the producer side of the channel (two rings) this process
+ * writes in it,
  * fragments waiting for ring space, what single copy is allowed with this
  * peer, and the pidfd that tells whether the peer still lives.  The hot
  * path (lock, try to write one message) is inline here.
@@ -18,7 +19,7 @@ typedef struct mca_btl_base_endpoint_t {
     int local_rank;
     pid_t pid;
     shm_segment_t segment;   /* the peer's receive segment */
-    shm_ring_producer_t tx;  /* my ring inside it */
+    mca_btl_cma_channel_tx_t tx; /* my rings inside it */
     opal_mutex_t tx_lock;    /* serialises tx, pending and emu_serving */
     opal_list_t pending;     /* frags waiting for ring space, in order */
     opal_list_t emu_serving; /* emulated gets this process is answering */
@@ -33,26 +34,44 @@ typedef struct mca_btl_base_endpoint_t {
 typedef mca_btl_base_endpoint_t mca_btl_cma_endpoint_t;
 OBJ_CLASS_DECLARATION(mca_btl_cma_endpoint_t);
 
-/* After a commit: the peer may have stopped polling this ring (only done
- * with more than MCA_BTL_CMA_HOT_PEERS_MIN local ranks, so small jobs pay
- * not even the load). */
-static inline void mca_btl_cma_ring_notify(mca_btl_cma_endpoint_t *ep)
+/* After a commit to ring r: the peer may have stopped polling it (only
+ * done with more than MCA_BTL_CMA_HOT_PEERS_MIN local ranks, so small jobs
+ * pay not even the load). */
+static inline void mca_btl_cma_ring_notify(mca_btl_cma_endpoint_t *ep, const shm_ring_producer_t *r)
 {
-    if (OPAL_UNLIKELY(mca_btl_cma_component.sleep_rings) && shm_ring_producer_notify_wanted(&ep->tx)) {
+    if (OPAL_UNLIKELY(mca_btl_cma_component.sleep_rings) && shm_ring_producer_notify_wanted(r)) {
         mca_btl_cma_ring_doorbell(ep);
     }
 }
 
-/* Copy a two-part message into the peer's ring.  Caller holds tx_lock.
+/* Publish the message reserved with mca_btl_cma_channel_reserve. */
+static inline void mca_btl_cma_ring_commit(mca_btl_cma_endpoint_t *ep, size_t len)
+{
+    const shm_ring_producer_t *r = mca_btl_cma_channel_commit(&ep->tx);
+    mca_btl_cma_ring_notify(ep, r);
+    MCA_BTL_CMA_COUNT(ring_sends, 1);
+    MCA_BTL_CMA_COUNT(ring_bytes, len);
+    if (r == &ep->tx.small) {
+        MCA_BTL_CMA_COUNT(small_ring_sends, 1);
+    }
+}
+
+/* Copy a two-part message into the peer's channel.  Caller holds tx_lock.
  * Returns OPAL_SUCCESS or OPAL_ERR_OUT_OF_RESOURCE when the ring is full. */
 static inline int mca_btl_cma_ring_write(mca_btl_cma_endpoint_t *ep, uint16_t tag, const void *a, size_t alen,
                                          const void *b, size_t blen)
 {
-    int rc = shm_ring_send(&ep->tx, tag, a, alen, b, blen);
+    void *dst;
+    size_t len = alen + blen;
+    int rc = len > UINT32_MAX ? -EMSGSIZE : mca_btl_cma_channel_reserve(&ep->tx, (uint32_t) len, tag, &dst);
     if (OPAL_LIKELY(0 == rc)) {
-        mca_btl_cma_ring_notify(ep);
-        MCA_BTL_CMA_COUNT(ring_sends, 1);
-        MCA_BTL_CMA_COUNT(ring_bytes, alen + blen);
+        if (alen) {
+            memcpy(dst, a, alen);
+        }
+        if (blen) {
+            memcpy((char *) dst + alen, b, blen);
+        }
+        mca_btl_cma_ring_commit(ep, len);
         return OPAL_SUCCESS;
     }
     if (-EAGAIN == rc) {

@@ -67,9 +67,13 @@ static void endpoint_construct(mca_btl_cma_endpoint_t *ep)
 
 static void endpoint_destruct(mca_btl_cma_endpoint_t *ep)
 {
-    if (ep->tx.shared) {
-        shm_ring_producer_close(&ep->tx);
-        ep->tx.shared = NULL;
+    if (ep->tx.large.shared) {
+        shm_ring_producer_close(&ep->tx.large);
+        ep->tx.large.shared = NULL;
+    }
+    if (ep->tx.small.shared) {
+        shm_ring_producer_close(&ep->tx.small);
+        ep->tx.small.shared = NULL;
     }
     shm_segment_detach(&ep->segment);
     shm_peer_unwatch(&ep->watch);
@@ -137,8 +141,19 @@ static mca_btl_cma_endpoint_t *create_endpoint(struct opal_proc_t *proc, const m
         OBJ_RELEASE(ep);
         return NULL;
     }
-    void *ring = (char *) ep->segment.base + mx->ring_offset + (size_t) c->local_rank * mx->ring_stride;
-    rc = shm_ring_producer_attach(&ep->tx, ring, mx->ring_stride, &err);
+    char *ring = (char *) ep->segment.base + mx->ring_offset + (size_t) c->local_rank * mx->ring_stride;
+    if (mx->small_cells && (mx->small_offset < SHM_RING_HEADER_SIZE || mx->small_offset >= mx->ring_stride)) {
+        opal_output(0, "btl:cma: process %d describes a small ring outside its ring slot: mismatched builds?",
+                    (int) ep->pid);
+        OBJ_RELEASE(ep);
+        return NULL;
+    }
+    rc = shm_ring_producer_attach(&ep->tx.large, ring, mx->small_cells ? mx->small_offset : mx->ring_stride, &err);
+    if (rc == 0 && mx->small_cells) {
+        rc = shm_ring_producer_attach(&ep->tx.small, ring + mx->small_offset, mx->ring_stride - mx->small_offset,
+                                      &err);
+    }
+    mca_btl_cma_channel_tx_setup(&ep->tx, c->small_min, c->small_max);
     if (rc != 0) {
         opal_output(0, "btl:cma: ring of process %d is unusable: %s", (int) ep->pid, err.msg);
         OBJ_RELEASE(ep);

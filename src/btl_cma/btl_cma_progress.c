@@ -1,7 +1,8 @@
 /*
- * The progress engine Open MPI calls from opal_progress: drain each receive
- * ring (at most a bounded batch per ring per call, so one busy peer cannot
- * starve the others), hand PML messages to the callback registered for
+ * The progress engine Open MPI calls from opal_progress: drain each peer's
+ * channel, its two receive rings taken in the producer's order
+ * (btl_cma_channel.h), at most a bounded batch per peer per call (so one
+ * busy peer cannot starve the others), hand PML messages to the callback registered for
  * their tag and component control messages to their handlers, push queued
  * fragments, and every liveness_ms check that peers which have not been
  * through MPI_Finalize are still alive.  With many local peers, only the
@@ -30,7 +31,8 @@
 
 static inline int poll_ring(mca_btl_cma_component_t *c, int i)
 {
-    shm_ring_consumer_t *rx = &c->rx[i];
+    mca_btl_cma_channel_rx_t *rx = &c->rx[i];
+    shm_ring_consumer_t *from;
     shm_ring_msg_t msg;
     int n = 0;
 
@@ -40,7 +42,7 @@ static inline int poll_ring(mca_btl_cma_component_t *c, int i)
         return 0;
     }
     while (n < MCA_BTL_CMA_POLL_BATCH) {
-        int rc = shm_ring_peek(rx, &msg);
+        int rc = mca_btl_cma_channel_peek(rx, &msg, &from);
         if (OPAL_LIKELY(rc == 0)) {
             break;
         }
@@ -63,7 +65,7 @@ static inline int poll_ring(mca_btl_cma_component_t *c, int i)
         } else {
             mca_btl_cma_handle_ctrl(msg.tag, i, msg.data, msg.len);
         }
-        shm_ring_release(rx, &msg);
+        shm_ring_release(from, &msg);
         ++n;
     }
     if (n) {
@@ -75,7 +77,7 @@ static inline int poll_ring(mca_btl_cma_component_t *c, int i)
 
 static inline void wake_ring(mca_btl_cma_component_t *c, int i)
 {
-    shm_ring_consumer_wake(&c->rx[i]);
+    mca_btl_cma_channel_wake(&c->rx[i]);
     c->asleep[i] = false;
     c->rx_idle[i] = 0;
     c->awake[c->nawake++] = i;
@@ -124,9 +126,9 @@ static int progress_awake_rings(mca_btl_cma_component_t *c)
             ++k;
             continue;
         }
-        if (shm_ring_consumer_sleep(&c->rx[i])) {
+        if (mca_btl_cma_channel_sleep(&c->rx[i])) {
             /* A message slipped in before the request was visible. */
-            shm_ring_consumer_wake(&c->rx[i]);
+            mca_btl_cma_channel_wake(&c->rx[i]);
             c->rx_idle[i] = 0;
             ++k;
             continue;

@@ -163,7 +163,7 @@ int mca_btl_cma_sendi(struct mca_btl_base_module_t *btl, struct mca_btl_base_end
 
     OPAL_THREAD_LOCK(&ep->tx_lock);
     if (OPAL_UNLIKELY(!opal_list_is_empty(&ep->pending)) ||
-        OPAL_UNLIKELY(0 != shm_ring_reserve(&ep->tx, (uint32_t) total, tag, &dst))) {
+        OPAL_UNLIKELY(0 != mca_btl_cma_channel_reserve(&ep->tx, (uint32_t) total, tag, &dst))) {
         OPAL_THREAD_UNLOCK(&ep->tx_lock);
         MCA_BTL_CMA_COUNT(ring_full, 1);
         return OPAL_ERR_OUT_OF_RESOURCE;
@@ -181,11 +181,8 @@ int mca_btl_cma_sendi(struct mca_btl_base_module_t *btl, struct mca_btl_base_end
             (void) opal_convertor_pack(conv, &iov, &iov_count, &packed);
         }
     }
-    shm_ring_commit(&ep->tx);
-    mca_btl_cma_ring_notify(ep);
+    mca_btl_cma_ring_commit(ep, total);
     OPAL_THREAD_UNLOCK(&ep->tx_lock);
-    MCA_BTL_CMA_COUNT(ring_sends, 1);
-    MCA_BTL_CMA_COUNT(ring_bytes, total);
     return OPAL_SUCCESS;
 }
 

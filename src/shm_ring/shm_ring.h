@@ -346,6 +346,19 @@ static inline int shm_ring_send(shm_ring_producer_t *p, uint16_t tag, const void
     return 0;
 }
 
+/* Publish the consumer's position now (also done automatically in batches
+ * and whenever shm_ring_peek finds the ring empty). */
+static inline void shm_ring_publish(shm_ring_consumer_t *c)
+{
+    if (c->published != c->tail) {
+        /* Release: the cell clears made in shm_ring_release happen-before the
+         * producer's acquire load of tail, so it never overwrites a cell
+         * before we cleared it, and our clear never lands on its new data. */
+        atomic_store_explicit(&c->shared->tail, c->tail, memory_order_release);
+        c->published = c->tail;
+    }
+}
+
 /* Look at the next message without consuming it.  Returns 1 and fills msg,
  * 0 when the ring is empty, or -EBADMSG when the next cell is corrupted
  * (the ring then stays unusable: every later call returns -EBADMSG). */
@@ -359,6 +372,13 @@ static inline int shm_ring_peek(shm_ring_consumer_t *c, shm_ring_msg_t *msg)
     /* broken is checked here too: a peer that rewrites a rejected cell into
      * a valid-looking one must not revive a ring we declared corrupted. */
     if (seq != (uint32_t) (2 * c->tail + 1) || __builtin_expect(c->broken, 0)) {
+        /* Empty, the common answer of a poll: inline, no call.  Hand back
+         * what we consumed so far, so that a producer waiting for space is
+         * never stuck behind our batching. */
+        if ((seq & 1u) == 0 && !c->broken) {
+            shm_ring_publish(c);
+            return 0;
+        }
         return shm_ring_peek_slow(c, msg, seq);
     }
     /* Read each field once into locals and validate the copies: the peer
@@ -374,19 +394,6 @@ static inline int shm_ring_peek(shm_ring_consumer_t *c, shm_ring_msg_t *msg)
     msg->tag = h->tag;
     msg->ncells = ncells;
     return 1;
-}
-
-/* Publish the consumer's position now (also done automatically in batches
- * and whenever shm_ring_peek finds the ring empty). */
-static inline void shm_ring_publish(shm_ring_consumer_t *c)
-{
-    if (c->published != c->tail) {
-        /* Release: the cell clears made in shm_ring_release happen-before the
-         * producer's acquire load of tail, so it never overwrites a cell
-         * before we cleared it, and our clear never lands on its new data. */
-        atomic_store_explicit(&c->shared->tail, c->tail, memory_order_release);
-        c->published = c->tail;
-    }
 }
 
 /* Consume the message last returned by shm_ring_peek. */
