@@ -148,6 +148,7 @@ typedef struct mca_btl_cma_component_t {
     bool *asleep;                   /* by local rank: ring waits for the doorbell */
     struct mca_btl_base_endpoint_t **peers; /* by local rank, NULL until added */
     bool *cannot_read_me;           /* by local rank: that peer's probe of us failed */
+    bool *tx_last_small;            /* by local rank: the last message to it took its small ring */
     opal_list_t emu_waiting;        /* my ring-served operations awaiting an answer */
     uint64_t emu_next_cookie;
     opal_free_list_t frags;

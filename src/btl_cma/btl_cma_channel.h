@@ -171,8 +171,19 @@ MCA_BTL_CMA_ALWAYS_INLINE int mca_btl_cma_channel_peek(mca_btl_cma_channel_rx_t 
     }
     *msg = o;
     msg->tag = (uint16_t) (msg->tag & ~MCA_BTL_CMA_TAG_SWITCH);
-    rx->last = *from = other;
+    *from = other;
     return 1;
+}
+
+/* Consume the message last returned by mca_btl_cma_channel_peek.  The
+ * consumer moves to the message's ring only now: a poll nested in the
+ * message's callback (progress entered again from inside it) sees the
+ * same state as the outer one. */
+MCA_BTL_CMA_ALWAYS_INLINE void mca_btl_cma_channel_release(mca_btl_cma_channel_rx_t *rx, shm_ring_consumer_t *from,
+                                                           const shm_ring_msg_t *msg)
+{
+    shm_ring_release(from, msg);
+    rx->last = from;
 }
 
 /* Stop polling: both rings ask for a notification.  1 when a message

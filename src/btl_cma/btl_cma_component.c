@@ -503,10 +503,12 @@ static int create_segment(void)
     c->rx_lock = calloc((size_t) c->nlocal, sizeof(*c->rx_lock));
     c->peers = calloc((size_t) c->nlocal, sizeof(*c->peers));
     c->cannot_read_me = calloc((size_t) c->nlocal, sizeof(*c->cannot_read_me));
+    c->tx_last_small = calloc((size_t) c->nlocal, sizeof(*c->tx_last_small));
     c->rx_idle = calloc((size_t) c->nlocal, sizeof(*c->rx_idle));
     c->awake = calloc((size_t) c->nlocal, sizeof(*c->awake));
     c->asleep = calloc((size_t) c->nlocal, sizeof(*c->asleep));
-    if (!c->rx || !c->rx_lock || !c->peers || !c->cannot_read_me || !c->rx_idle || !c->awake || !c->asleep) {
+    if (!c->rx || !c->rx_lock || !c->peers || !c->cannot_read_me || !c->tx_last_small || !c->rx_idle || !c->awake ||
+        !c->asleep) {
         return OPAL_ERR_OUT_OF_RESOURCE;
     }
     /* With many local peers, rings that stay idle stop being polled and
@@ -615,12 +617,14 @@ void mca_btl_cma_component_release(void)
     free(c->rx_lock);
     free(c->peers);
     free(c->cannot_read_me);
+    free(c->tx_last_small);
     free(c->rx_idle);
     free(c->awake);
     free(c->asleep);
     c->awake = NULL;
     c->asleep = NULL;
     c->cannot_read_me = NULL;
+    c->tx_last_small = NULL;
     c->rx_idle = NULL;
     c->rx = NULL;
     c->rx_lock = NULL;

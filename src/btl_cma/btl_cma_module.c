@@ -59,6 +59,9 @@ static void endpoint_construct(mca_btl_cma_endpoint_t *ep)
     OBJ_CONSTRUCT(&ep->pending, opal_list_t);
     OBJ_CONSTRUCT(&ep->emu_serving, opal_list_t);
     memset(&ep->segment, 0, sizeof(ep->segment));
+    /* OBJ_NEW does not zero: the destructor and the error paths test these. */
+    memset(&ep->tx, 0, sizeof(ep->tx));
+    ep->local_rank = -1;
     ep->segment.fd = -1;
     ep->watch.pidfd = -1;
     ep->proc = NULL;
@@ -67,6 +70,12 @@ static void endpoint_construct(mca_btl_cma_endpoint_t *ep)
 
 static void endpoint_destruct(mca_btl_cma_endpoint_t *ep)
 {
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    if (ep->tx.last && c->tx_last_small && ep->local_rank >= 0 && ep->local_rank < c->nlocal) {
+        /* A later endpoint to the same peer continues this channel: its
+         * first message must know which ring the peer reads now. */
+        c->tx_last_small[ep->local_rank] = ep->tx.last == &ep->tx.small;
+    }
     if (ep->tx.large.shared) {
         shm_ring_producer_close(&ep->tx.large);
         ep->tx.large.shared = NULL;
@@ -154,6 +163,9 @@ static mca_btl_cma_endpoint_t *create_endpoint(struct opal_proc_t *proc, const m
                                       &err);
     }
     mca_btl_cma_channel_tx_setup(&ep->tx, c->small_min, c->small_max);
+    if (rc == 0 && c->tx_last_small[ep->local_rank] && ep->tx.small.shared) {
+        ep->tx.last = &ep->tx.small;
+    }
     if (rc != 0) {
         opal_output(0, "btl:cma: ring of process %d is unusable: %s", (int) ep->pid, err.msg);
         OBJ_RELEASE(ep);

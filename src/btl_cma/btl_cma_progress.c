@@ -65,7 +65,7 @@ static inline int poll_ring(mca_btl_cma_component_t *c, int i)
         } else {
             mca_btl_cma_handle_ctrl(msg.tag, i, msg.data, msg.len);
         }
-        shm_ring_release(from, &msg);
+        mca_btl_cma_channel_release(rx, from, &msg);
         ++n;
     }
     if (n) {

@@ -6,7 +6,9 @@
  * processes at full speed on two cores (where a flagged message can be
  * seen before its predecessor in the other ring was looked at); every
  * message must come out once, in order, with its tag and every byte.  A
- * peer that breaks the switch-flag rule must be reported, not followed.
+ * peer that breaks the switch-flag rule must be reported, not followed,
+ * and a poll nested in a message's callback must not mistake the message
+ * for a broken peer.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -113,7 +115,7 @@ static int try_recv(mca_btl_cma_channel_rx_t *rx, uint64_t *n, uint64_t *from_sm
               (unsigned long long) *n, m.len, m.tag, len, msg_tag(*n));
     CHECK_MSG(pattern_check(m.data, *n, len) == -1, "message %llu: payload differs", (unsigned long long) *n);
     *from_small += from == &rx->small;
-    shm_ring_release(from, &m);
+    mca_btl_cma_channel_release(rx, from, &m);
     ++*n;
     return 1;
 }
@@ -210,11 +212,37 @@ static void test_race(void)
     shm_ring_consumer_t *from;
     CHECK_EQ(mca_btl_cma_channel_peek(&rx, &msg, &from), 1);
     CHECK_MSG(msg.tag == 21 && from == &rx.large, "the later message (tag %u) overtook the earlier one", msg.tag);
-    shm_ring_release(from, &msg);
+    mca_btl_cma_channel_release(&rx, from, &msg);
     CHECK_EQ(mca_btl_cma_channel_peek(&rx, &msg, &from), 1);
     CHECK(msg.tag == 22 && from == &rx.small);
-    shm_ring_release(from, &msg);
+    mca_btl_cma_channel_release(&rx, from, &msg);
     CHECK_EQ(mca_btl_cma_channel_peek(&rx, &msg, &from), 0);
+    guarded_free(&g);
+}
+
+/* Progress entered again from a message's callback peeks before the outer
+ * poll released the message: it must see that same message, not a broken
+ * peer (the consumer moves to a ring only on release). */
+static void test_nested_peek(void)
+{
+    guarded_t g;
+    channel_mem_t m;
+    mca_btl_cma_channel_tx_t t;
+    mca_btl_cma_channel_rx_t rx;
+    channel_format(&m, guarded_alloc(&g, shm_ring_memsize(LARGE_CELLS) + shm_ring_memsize(SMALL_CELLS)));
+    channel_tx(&t, &m);
+    channel_rx(&rx, &m);
+    void *dst;
+    CHECK_EQ(mca_btl_cma_channel_reserve(&t, SMALL_MIN, 7, &dst), 0); /* small ring: flagged */
+    mca_btl_cma_channel_commit(&t);
+    shm_ring_msg_t outer, inner;
+    shm_ring_consumer_t *from_outer, *from_inner;
+    CHECK_EQ(mca_btl_cma_channel_peek(&rx, &outer, &from_outer), 1);
+    CHECK(from_outer == &rx.small && outer.tag == 7);
+    CHECK_EQ(mca_btl_cma_channel_peek(&rx, &inner, &from_inner), 1);
+    CHECK(from_inner == from_outer && inner.data == outer.data);
+    mca_btl_cma_channel_release(&rx, from_outer, &outer);
+    CHECK_EQ(mca_btl_cma_channel_peek(&rx, &inner, &from_inner), 0);
     guarded_free(&g);
 }
 
@@ -245,7 +273,7 @@ static void test_broken_peer(void)
             /* Both heads claim to follow the last message. */
             CHECK_EQ(shm_ring_send(&large, 1, b, sizeof(b), NULL, 0), 0);
             CHECK_EQ(mca_btl_cma_channel_peek(&rx, &msg, &from), 1);
-            shm_ring_release(from, &msg);
+            mca_btl_cma_channel_release(&rx, from, &msg);
             CHECK_EQ(shm_ring_send(&small, 2, b, sizeof(b), NULL, 0), 0);
             CHECK_EQ(shm_ring_send(&large, 3 | MCA_BTL_CMA_TAG_SWITCH, b, sizeof(b), NULL, 0), 0);
         }
@@ -265,6 +293,7 @@ int main(void)
     test_two_processes(TEST_SANITIZED ? 200000 : 2000000, 0);
     test_two_processes(TEST_SANITIZED ? 200000 : 4000000, 1);
     test_race();
+    test_nested_peek();
     test_broken_peer();
     return test_pass();
 }
