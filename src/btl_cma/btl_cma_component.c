@@ -104,6 +104,14 @@ static int register_counter(const char *name, const char *desc, uint64_t *storag
                                             NULL, NULL, storage);
 }
 
+/* A plain parameter (no value list, not settable after startup). */
+static void register_param(const char *name, const char *desc, mca_base_var_type_t type,
+                           mca_base_var_info_lvl_t level, void *storage)
+{
+    (void) mca_base_component_var_register(&mca_btl_cma_component.super.btl_version, name, desc, type, NULL, 0, 0,
+                                           level, MCA_BASE_VAR_SCOPE_LOCAL, storage);
+}
+
 /* An enumerated parameter: ompi_info lists its values beside the default. */
 static void register_enum(const char *name, const char *desc, const mca_base_var_enum_value_t *values,
                           mca_base_var_info_lvl_t level, int *storage)
@@ -129,43 +137,37 @@ static int cma_register(void)
                                     MCA_BASE_VAR_SCOPE_LOCAL, &c->verbose);
 
     c->ring_size = 0;
-    mca_base_component_var_register(v, "ring_size",
-                                    "Bytes of each per-peer receive ring (rounded up to a power of two; raised "
-                                    "automatically to hold two of the largest fragment). 0: 512 KiB with up to 8 "
-                                    "local ranks, 256 KiB up to 16, 128 KiB beyond (bigger rings keep more "
-                                    "pipeline fragments in flight; memory grows with the number of peers)",
-                                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_4,
-                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->ring_size);
+    register_param("ring_size",
+                   "Bytes of each per-peer receive ring (rounded up to a power of two; raised automatically to "
+                   "hold two of the largest fragment). 0: 512 KiB with up to 8 local ranks, 256 KiB up to 16, "
+                   "128 KiB beyond (bigger rings keep more pipeline fragments in flight; memory grows with the "
+                   "number of peers)",
+                   MCA_BASE_VAR_TYPE_UNSIGNED_INT, OPAL_INFO_LVL_4, &c->ring_size);
+
+    c->small_ring_size = 8192;
+    register_param("small_ring_size",
+                   "Bytes of each per-peer small ring (rounded up to a power of two, raised to hold two of the "
+                   "largest small message), which carries the messages of up to btl_cma_small_max bytes: its "
+                   "few cache lines stay in the cores' caches, where those of the large ring come from farther "
+                   "away (a 1 KiB ping-pong in bench/ring: 155 ns one way through 8 KiB, 250 ns through 512 "
+                   "KiB). 0: no small rings",
+                   MCA_BASE_VAR_TYPE_UNSIGNED_INT, OPAL_INFO_LVL_4, &c->small_ring_size);
+    c->small_min = 160;
+    register_param("small_min",
+                   "Smallest message, the PML's header included, sent through the small ring: below it the "
+                   "large ring measured faster (1-128 byte MPI ping-pong 4-12 %), from 256 bytes the small "
+                   "ring (15-40 %)",
+                   MCA_BASE_VAR_TYPE_UNSIGNED_INT, OPAL_INFO_LVL_4, &c->small_min);
+    c->small_max = 2112;
+    register_param("small_max",
+                   "Largest message, the PML's header included, sent through the small ring (default: 2 KiB of "
+                   "MPI payload and its header; 4 KiB would not fit the default ring twice, and a 16 KiB ring "
+                   "measured slower at 256 B-1 KiB). Larger messages, and small ones that find the small ring "
+                   "full, take the large ring; order is kept across both",
+                   MCA_BASE_VAR_TYPE_UNSIGNED_INT, OPAL_INFO_LVL_4, &c->small_max);
 
     static const mca_base_var_enum_value_t sc_values[] = {
         {MCA_BTL_CMA_SC_AUTO, "auto"}, {MCA_BTL_CMA_SC_CMA, "cma"}, {MCA_BTL_CMA_SC_NONE, "none"}, {0, NULL}};
-    c->small_ring_size = 8192;
-    mca_base_component_var_register(v, "small_ring_size",
-                                    "Bytes of each per-peer small ring (rounded up to a power of two, raised to hold "
-                                    "two of the largest small message), which carries the messages of up to "
-                                    "btl_cma_small_max bytes: its few cache lines stay in the cores' caches, where "
-                                    "those of the large ring come from farther away (a 1 KiB ping-pong in "
-                                    "bench/ring: 155 ns one way through 8 KiB, 250 ns through 512 KiB). 0: no small "
-                                    "rings",
-                                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_4,
-                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->small_ring_size);
-    c->small_min = 160;
-    mca_base_component_var_register(v, "small_min",
-                                    "Smallest message, the PML's header included, sent through the small ring: "
-                                    "below it the large ring measured faster (1-128 byte MPI ping-pong 4-12 %), "
-                                    "from 256 bytes the small ring (15-40 %)",
-                                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_4,
-                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->small_min);
-    c->small_max = 2112;
-    mca_base_component_var_register(v, "small_max",
-                                    "Largest message, the PML's header included, sent through the small ring "
-                                    "(default: 2 KiB of MPI payload and its header; 4 KiB would not fit the "
-                                    "default ring twice, and a 16 KiB ring measured slower at 256 B-1 KiB). "
-                                    "Larger messages, and small ones that find the small ring full, take the "
-                                    "large ring; order is kept across both",
-                                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_4,
-                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->small_max);
-
     c->single_copy = MCA_BTL_CMA_SC_AUTO;
     register_enum("single_copy",
                   "Large-message protocol: auto (process_vm_readv where permitted and measured faster, see "
@@ -174,19 +176,17 @@ static int cma_register(void)
                   sc_values, OPAL_INFO_LVL_3, &c->single_copy);
 
     c->single_copy_min = 256 * 1024;
-    mca_base_component_var_register(v, "single_copy_min",
-                                    "Smallest message (bytes) sent by single copy; smaller messages above the "
-                                    "eager limit go through the copy pipeline",
-                                    MCA_BASE_VAR_TYPE_SIZE_T, NULL, 0, 0, OPAL_INFO_LVL_4,
-                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->single_copy_min);
+    register_param("single_copy_min",
+                   "Smallest message (bytes) sent by single copy; smaller messages above the eager limit go "
+                   "through the copy pipeline",
+                   MCA_BASE_VAR_TYPE_SIZE_T, OPAL_INFO_LVL_4, &c->single_copy_min);
 
     c->single_copy_min_huge = 1024 * 1024;
-    mca_base_component_var_register(v, "single_copy_min_huge",
-                                    "Smallest message (bytes) sent by single copy when at least 7/8 of the send "
-                                    "buffer is on huge pages (process_vm_readv is several times faster from "
-                                    "them); measured by btl_cma_calibration unless set",
-                                    MCA_BASE_VAR_TYPE_SIZE_T, NULL, 0, 0, OPAL_INFO_LVL_4,
-                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->single_copy_min_huge);
+    register_param("single_copy_min_huge",
+                   "Smallest message (bytes) sent by single copy when at least 7/8 of the send buffer is on "
+                   "huge pages (process_vm_readv is several times faster from them); measured by "
+                   "btl_cma_calibration unless set",
+                   MCA_BASE_VAR_TYPE_SIZE_T, OPAL_INFO_LVL_4, &c->single_copy_min_huge);
 
     static const mca_base_var_enum_value_t hp_values[] = {{MCA_BTL_CMA_HP_NONE, "none"},
                                                            {MCA_BTL_CMA_HP_ADVISE, "advise"},
@@ -202,10 +202,9 @@ static int cma_register(void)
                   hp_values, OPAL_INFO_LVL_4, &c->hugepage_policy);
 
     c->hugepage_repeat = 4;
-    mca_base_component_var_register(v, "hugepage_repeat",
-                                    "Sends of the same buffer before btl_cma_hugepage applies its advice",
-                                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_5,
-                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->hugepage_repeat);
+    register_param("hugepage_repeat",
+                   "Sends of the same buffer before btl_cma_hugepage applies its advice",
+                   MCA_BASE_VAR_TYPE_UNSIGNED_INT, OPAL_INFO_LVL_5, &c->hugepage_repeat);
 
     static const mca_base_var_enum_value_t seg_values[] = {
         {SHM_SEGMENT_AUTO, "auto"}, {SHM_SEGMENT_MEMFD, "memfd"}, {SHM_SEGMENT_POSIX, "posix"}, {0, NULL}};
@@ -216,28 +215,26 @@ static int cma_register(void)
                   seg_values, OPAL_INFO_LVL_4, &c->segment_kind);
 
     c->free_list_max = -1;
-    mca_base_component_var_register(v, "free_list_max",
-                                    "Most send descriptors to allocate (-1: unlimited)", MCA_BASE_VAR_TYPE_INT,
-                                    NULL, 0, 0, OPAL_INFO_LVL_5, MCA_BASE_VAR_SCOPE_LOCAL, &c->free_list_max);
+    register_param("free_list_max",
+                   "Most send descriptors to allocate (-1: unlimited)",
+                   MCA_BASE_VAR_TYPE_INT, OPAL_INFO_LVL_5, &c->free_list_max);
 
     c->liveness_ms = 200;
-    mca_base_component_var_register(v, "liveness_ms",
-                                    "Milliseconds between checks that peers are alive (a dead peer is reported "
-                                    "to the PML within about this time; 0 disables)",
-                                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, NULL, 0, 0, OPAL_INFO_LVL_5,
-                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->liveness_ms);
+    register_param("liveness_ms",
+                   "Milliseconds between checks that peers are alive (a dead peer is reported to the PML "
+                   "within about this time; 0 disables)",
+                   MCA_BASE_VAR_TYPE_UNSIGNED_INT, OPAL_INFO_LVL_5, &c->liveness_ms);
 
     /* 0 by default: when ranks outnumber cores Open MPI's own
      * mpi_yield_when_idle already yields on every empty progress call, and
      * a second yield of ours only added system calls to the latency
      * (64 oversubscribed ranks: 0.59 -> 0.46 us at 0 B, bench/scale). */
     c->yield_idle = 0;
-    mca_base_component_var_register(v, "yield_idle",
-                                    "Call sched_yield() after this many consecutive progress calls that found "
-                                    "nothing (0: never, leaving it to Open MPI's mpi_yield_when_idle; -1: 64 when "
-                                    "local ranks outnumber online cores, else never)",
-                                    MCA_BASE_VAR_TYPE_INT, NULL, 0, 0, OPAL_INFO_LVL_5, MCA_BASE_VAR_SCOPE_LOCAL,
-                                    &c->yield_idle);
+    register_param("yield_idle",
+                   "Call sched_yield() after this many consecutive progress calls that found nothing (0: "
+                   "never, leaving it to Open MPI's mpi_yield_when_idle; -1: 64 when local ranks outnumber "
+                   "online cores, else never)",
+                   MCA_BASE_VAR_TYPE_INT, OPAL_INFO_LVL_5, &c->yield_idle);
 
     static const mca_base_var_enum_value_t cal_values[] = {{MCA_BTL_CMA_CAL_AUTO, "auto"},
                                                             {MCA_BTL_CMA_CAL_MEASURE, "measure"},
@@ -251,11 +248,10 @@ static int cma_register(void)
                   cal_values, OPAL_INFO_LVL_4, &c->calibration_mode);
 
     c->calibration_file = NULL;
-    mca_base_component_var_register(v, "calibration_file",
-                                    "Calibration cache (default $XDG_CACHE_HOME/btl-cma/calibration or "
-                                    "~/.cache/btl-cma/calibration); a plain text file, delete it to measure again",
-                                    MCA_BASE_VAR_TYPE_STRING, NULL, 0, 0, OPAL_INFO_LVL_5,
-                                    MCA_BASE_VAR_SCOPE_LOCAL, &c->calibration_file);
+    register_param("calibration_file",
+                   "Calibration cache (default $XDG_CACHE_HOME/btl-cma/calibration or "
+                   "~/.cache/btl-cma/calibration); a plain text file, delete it to measure again",
+                   MCA_BASE_VAR_TYPE_STRING, OPAL_INFO_LVL_5, &c->calibration_file);
 
     /* Defaults of the generic BTL parameters (btl_cma_eager_limit, ...). */
     mca_btl_base_module_t *m = &mca_btl_cma.super;

@@ -23,6 +23,20 @@ void pt_fail(const char *prog, const char *fmt, ...)
     exit(1);
 }
 
+int pt_init(const char *prog, int *argc, char ***argv, MPI_T_pvar_session *session, pt_counter_t *c, int n)
+{
+    int provided, rank, size;
+    MPI_T_init_thread(MPI_THREAD_SINGLE, &provided);
+    MPI_Init(argc, argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size != 2) {
+        pt_fail(prog, "run with 2 ranks, not %d", size);
+    }
+    pt_counters_open(prog, session, c, n);
+    return rank;
+}
+
 void pt_counters_open(const char *prog, MPI_T_pvar_session *session, pt_counter_t *c, int n)
 {
     int nvars;

@@ -22,6 +22,10 @@ void pt_fail(const char *prog, const char *fmt, ...) __attribute__((format(print
 /* Opens every counter of c[0..n) in a new session; a missing one fails
  * the test (the component is not loaded, or the counter was renamed). */
 void pt_counters_open(const char *prog, MPI_T_pvar_session *session, pt_counter_t *c, int n);
+/* What every protocol test starts with: MPI_T (first: counters start at
+ * zero when their handle is allocated) and MPI initialised, exactly two
+ * ranks, the counters open.  Returns this process's rank. */
+int pt_init(const char *prog, int *argc, char ***argv, MPI_T_pvar_session *session, pt_counter_t *c, int n);
 void pt_counters_read(MPI_T_pvar_session session, const pt_counter_t *c, int n, uint64_t *values);
 void pt_counters_close(MPI_T_pvar_session *session, pt_counter_t *c, int n);
 

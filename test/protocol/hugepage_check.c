@@ -159,21 +159,13 @@ static void require_huge(const unsigned char *b, size_t n)
 
 int main(int argc, char **argv)
 {
-    int provided, size;
     uint64_t d[NCOUNTERS];
     if (argc != 2) {
         fprintf(stderr, "usage: hugepage_check threshold|none|collapse|advise\n");
         return 2;
     }
     const char *mode = argv[1];
-    MPI_T_init_thread(MPI_THREAD_SINGLE, &provided);
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size != 2) {
-        FAIL("run with 2 ranks");
-    }
-    pt_counters_open("hugepage_check", &session, counters, NCOUNTERS);
+    rank = pt_init("hugepage_check", &argc, &argv, &session, counters, NCOUNTERS);
     rbuf = map_buffer(8 * MIB, 0, -1);
 
     if (0 == strcmp(mode, "threshold")) {

@@ -33,7 +33,6 @@ static int rank;
 
 int main(int argc, char **argv)
 {
-    int provided, size;
     if (argc < 3) {
         fprintf(stderr, "usage: protocol_check SIZE get|ring|emu [nodump-rank]\n");
         return 2;
@@ -45,14 +44,7 @@ int main(int argc, char **argv)
     if (argc > 3 && getenv("OMPI_COMM_WORLD_RANK") && atoi(getenv("OMPI_COMM_WORLD_RANK")) == atoi(argv[3])) {
         prctl(PR_SET_DUMPABLE, 0);
     }
-    MPI_T_init_thread(MPI_THREAD_SINGLE, &provided);
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size != 2) {
-        FAIL("run with 2 ranks");
-    }
-    pt_counters_open("protocol_check", &session, counters, NCOUNTERS);
+    rank = pt_init("protocol_check", &argc, &argv, &session, counters, NCOUNTERS);
     unsigned char *buf = malloc(big + 64);
     uint64_t before[NCOUNTERS], after[NCOUNTERS];
     MPI_Barrier(MPI_COMM_WORLD);

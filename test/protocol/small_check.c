@@ -102,20 +102,12 @@ static size_t mixed(int i)
 
 int main(int argc, char **argv)
 {
-    int provided, size;
     if (argc != 3) {
         fprintf(stderr, "usage: small_check SMALL_MIN SMALL_MAX\n");
         return 2;
     }
     size_t small_min = strtoull(argv[1], NULL, 0), small_max = strtoull(argv[2], NULL, 0);
-    MPI_T_init_thread(MPI_THREAD_SINGLE, &provided);
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size != 2) {
-        FAIL("run with 2 ranks");
-    }
-    pt_counters_open("small_check", &session, counters, NCOUNTERS);
+    rank = pt_init("small_check", &argc, &argv, &session, counters, NCOUNTERS);
     buf = malloc(64 * 4200);
 
     uint64_t d[NCOUNTERS];

@@ -68,6 +68,28 @@ static void channel_rx(mca_btl_cma_channel_rx_t *rx, channel_mem_t *m)
     mca_btl_cma_channel_rx_setup(rx, 1);
 }
 
+/* A channel in guarded memory with both sides attached. */
+static void open_channel(guarded_t *g, mca_btl_cma_channel_tx_t *t, mca_btl_cma_channel_rx_t *rx)
+{
+    channel_mem_t m;
+    channel_format(&m, guarded_alloc(g, shm_ring_memsize(LARGE_CELLS) + shm_ring_memsize(SMALL_CELLS)));
+    channel_tx(t, &m);
+    channel_rx(rx, &m);
+}
+
+/* A channel in guarded memory with its consumer, and the two rings'
+ * producers as plain rings: the test plays the peer, flags and all. */
+static void raw_channel(guarded_t *g, mca_btl_cma_channel_rx_t *rx, shm_ring_producer_t *large,
+                        shm_ring_producer_t *small)
+{
+    channel_mem_t m;
+    shm_error_t err;
+    channel_format(&m, guarded_alloc(g, shm_ring_memsize(LARGE_CELLS) + shm_ring_memsize(SMALL_CELLS)));
+    channel_rx(rx, &m);
+    CHECK_MSG(shm_ring_producer_attach(large, m.large, m.large_size, &err) == 0, "%s", err.msg);
+    CHECK_MSG(shm_ring_producer_attach(small, m.small, m.small_size, &err) == 0, "%s", err.msg);
+}
+
 /* Message number n: its length (mostly small, now and then past
  * SMALL_MAX), tag (never the switch bit) and payload follow from n. */
 static int alternate; /* every message changes rings: the race the re-peek closes */
@@ -123,12 +145,9 @@ static int try_recv(mca_btl_cma_channel_rx_t *rx, uint64_t *n, uint64_t *from_sm
 static void test_interleaved(uint64_t seed, uint64_t count)
 {
     guarded_t g;
-    channel_mem_t m;
     mca_btl_cma_channel_tx_t t;
     mca_btl_cma_channel_rx_t rx;
-    channel_format(&m, guarded_alloc(&g, shm_ring_memsize(LARGE_CELLS) + shm_ring_memsize(SMALL_CELLS)));
-    channel_tx(&t, &m);
-    channel_rx(&rx, &m);
+    open_channel(&g, &t, &rx);
     uint64_t sent = 0, got = 0, small = 0, rng = seed;
     while (got < count) {
         /* Bursts of sends and of receives, so that the small ring both
@@ -197,14 +216,9 @@ static void race_publish(int rc)
 static void test_race(void)
 {
     guarded_t g;
-    channel_mem_t m;
     mca_btl_cma_channel_rx_t rx;
-    channel_format(&m, guarded_alloc(&g, shm_ring_memsize(LARGE_CELLS) + shm_ring_memsize(SMALL_CELLS)));
-    channel_rx(&rx, &m);
     shm_ring_producer_t large, small;
-    shm_error_t err;
-    CHECK(shm_ring_producer_attach(&large, m.large, m.large_size, &err) == 0);
-    CHECK(shm_ring_producer_attach(&small, m.small, m.small_size, &err) == 0);
+    raw_channel(&g, &rx, &large, &small);
     race_same = &large; /* the consumer starts on the large ring */
     race_other = &small;
     race_armed = 1;
@@ -226,12 +240,9 @@ static void test_race(void)
 static void test_nested_peek(void)
 {
     guarded_t g;
-    channel_mem_t m;
     mca_btl_cma_channel_tx_t t;
     mca_btl_cma_channel_rx_t rx;
-    channel_format(&m, guarded_alloc(&g, shm_ring_memsize(LARGE_CELLS) + shm_ring_memsize(SMALL_CELLS)));
-    channel_tx(&t, &m);
-    channel_rx(&rx, &m);
+    open_channel(&g, &t, &rx);
     void *dst;
     CHECK_EQ(mca_btl_cma_channel_reserve(&t, SMALL_MIN, 7, &dst), 0); /* small ring: flagged */
     mca_btl_cma_channel_commit(&t);
@@ -252,14 +263,9 @@ static void test_broken_peer(void)
 {
     for (int variant = 0; variant < 3; ++variant) {
         guarded_t g;
-        channel_mem_t m;
         mca_btl_cma_channel_rx_t rx;
-        channel_format(&m, guarded_alloc(&g, shm_ring_memsize(LARGE_CELLS) + shm_ring_memsize(SMALL_CELLS)));
-        channel_rx(&rx, &m);
         shm_ring_producer_t large, small;
-        shm_error_t err;
-        CHECK(shm_ring_producer_attach(&large, m.large, m.large_size, &err) == 0);
-        CHECK(shm_ring_producer_attach(&small, m.small, m.small_size, &err) == 0);
+        raw_channel(&g, &rx, &large, &small);
         char b[8] = {0};
         shm_ring_msg_t msg;
         shm_ring_consumer_t *from;
