@@ -100,7 +100,8 @@ static int mt_btl_has_cma(const char *list)
  * the handles are allocated in mt_init, before any traffic. */
 static const char *const mt_pvar_names[] = {
     "btl_cma_get_count", "btl_cma_put_count", "btl_cma_ring_sends",
-    "btl_cma_doorbells_rung", "btl_cma_doorbell_wakeups", "btl_cma_sweep_wakeups"
+    "btl_cma_doorbells_rung", "btl_cma_doorbell_wakeups", "btl_cma_sweep_wakeups",
+    "btl_cma_small_ring_sends"
 };
 #define MT_NPVARS (sizeof(mt_pvar_names) / sizeof(mt_pvar_names[0]))
 static MPI_T_pvar_session mt_pvar_session;
