@@ -107,15 +107,6 @@ typedef struct mca_btl_cma_counters_t {
 
 struct mca_btl_base_endpoint_t;
 
-/* The descriptor a received message is handed to the PML in: built once
- * per peer (guarded by that peer's rx_lock), only the segment changes per
- * message; a descriptor built on the stack for each message cleared its
- * hundred-odd bytes every time. */
-typedef struct mca_btl_cma_rx_desc_t {
-    mca_btl_base_segment_t seg;
-    mca_btl_base_descriptor_t des;
-} mca_btl_cma_rx_desc_t;
-
 typedef struct mca_btl_cma_component_t {
     mca_btl_base_component_3_0_0_t super;
 
@@ -147,7 +138,6 @@ typedef struct mca_btl_cma_component_t {
     uint32_t ring_cells;
     uint32_t small_cells;           /* cells of each small ring, 0: none */
     mca_btl_cma_channel_rx_t *rx;   /* rx[i]: the rings written by local rank i */
-    mca_btl_cma_rx_desc_t *rx_desc; /* rx_desc[i]: what rx[i]'s messages are handed to the PML in */
     opal_mutex_t *rx_lock;
     uint16_t *rx_idle;              /* consecutive empty polls per ring */
     unsigned poll_round;

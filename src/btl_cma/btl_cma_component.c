@@ -500,12 +500,11 @@ static int create_segment(void)
     c->peers = calloc((size_t) c->nlocal, sizeof(*c->peers));
     c->cannot_read_me = calloc((size_t) c->nlocal, sizeof(*c->cannot_read_me));
     c->tx_last_small = calloc((size_t) c->nlocal, sizeof(*c->tx_last_small));
-    c->rx_desc = calloc((size_t) c->nlocal, sizeof(*c->rx_desc));
     c->rx_idle = calloc((size_t) c->nlocal, sizeof(*c->rx_idle));
     c->awake = calloc((size_t) c->nlocal, sizeof(*c->awake));
     c->asleep = calloc((size_t) c->nlocal, sizeof(*c->asleep));
-    if (!c->rx || !c->rx_desc || !c->rx_lock || !c->peers || !c->cannot_read_me || !c->tx_last_small || !c->rx_idle ||
-        !c->awake || !c->asleep) {
+    if (!c->rx || !c->rx_lock || !c->peers || !c->cannot_read_me || !c->tx_last_small || !c->rx_idle || !c->awake ||
+        !c->asleep) {
         return OPAL_ERR_OUT_OF_RESOURCE;
     }
     /* With many local peers, rings that stay idle stop being polled and
@@ -534,8 +533,6 @@ static int create_segment(void)
     for (int i = 0; i < c->nlocal; ++i) {
         OBJ_CONSTRUCT(&c->rx_lock[i], opal_mutex_t);
         mca_btl_cma_channel_rx_setup(&c->rx[i], small != 0);
-        c->rx_desc[i].des.des_segments = &c->rx_desc[i].seg;
-        c->rx_desc[i].des.des_segment_count = 1;
         if (i == c->local_rank) {
             continue;
         }
@@ -613,8 +610,6 @@ void mca_btl_cma_component_release(void)
         }
     }
     free(c->rx);
-    free(c->rx_desc);
-    c->rx_desc = NULL;
     free(c->rx_lock);
     free(c->peers);
     free(c->cannot_read_me);

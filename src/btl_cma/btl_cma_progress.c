@@ -56,12 +56,11 @@ static inline int poll_ring(mca_btl_cma_component_t *c, int i)
             break;
         }
         if (OPAL_LIKELY(msg.tag < MCA_BTL_TAG_MAX)) {
-            mca_btl_cma_rx_desc_t *d = &c->rx_desc[i];
+            mca_btl_base_segment_t seg = {.seg_addr.pval = msg.data, .seg_len = msg.len};
+            mca_btl_base_descriptor_t des = {.des_segments = &seg, .des_segment_count = 1};
             const mca_btl_active_message_callback_t *reg = mca_btl_base_active_message_trigger + msg.tag;
-            d->seg.seg_addr.pval = msg.data;
-            d->seg.seg_len = msg.len;
             if (OPAL_LIKELY(NULL != reg->cbfunc)) {
-                reg->cbfunc(&mca_btl_cma.super, (mca_btl_base_tag_t) msg.tag, &d->des, reg->cbdata);
+                reg->cbfunc(&mca_btl_cma.super, (mca_btl_base_tag_t) msg.tag, &des, reg->cbdata);
             }
         } else {
             mca_btl_cma_handle_ctrl(msg.tag, i, msg.data, msg.len);
