@@ -81,6 +81,14 @@ static inline void mca_btl_cma_channel_rx_setup(mca_btl_cma_channel_rx_t *rx, in
     rx->last = &rx->large;
 }
 
+/* The tag a message carries into ring r: flagged when r is not the ring
+ * of the message before it. */
+static inline uint16_t mca_btl_cma_channel__tag(const mca_btl_cma_channel_tx_t *t, const shm_ring_producer_t *r,
+                                                uint16_t tag)
+{
+    return (uint16_t) (r == t->last ? tag : tag | MCA_BTL_CMA_TAG_SWITCH);
+}
+
 /* Reserve len bytes for a message with the given tag (below
  * MCA_BTL_CMA_TAG_SWITCH); then write the payload and call
  * mca_btl_cma_channel_commit.  0, -EAGAIN (no room: retry after the
@@ -96,16 +104,14 @@ MCA_BTL_CMA_ALWAYS_INLINE int mca_btl_cma_channel_reserve(mca_btl_cma_channel_tx
             --t->skip_small;
         }
     }
-    int rc = shm_ring_reserve(want, len, (uint16_t) (want == t->last ? tag : tag | MCA_BTL_CMA_TAG_SWITCH),
-                              payload);
+    int rc = shm_ring_reserve(want, len, mca_btl_cma_channel__tag(t, want, tag), payload);
     if (__builtin_expect(rc == -EAGAIN && want == &t->small, 0)) {
         /* The small ring is full: a stream, which the large ring carries
          * faster (bench/ring: 1 KiB messages at 3.6e7/s against 2.0e7/s
          * through 8 KiB); keep it there for a while. */
         t->skip_small = MCA_BTL_CMA_CHANNEL_SKIP;
         want = &t->large;
-        rc = shm_ring_reserve(want, len, (uint16_t) (want == t->last ? tag : tag | MCA_BTL_CMA_TAG_SWITCH),
-                              payload);
+        rc = shm_ring_reserve(want, len, mca_btl_cma_channel__tag(t, want, tag), payload);
     }
     t->cur = want;
     return rc;

@@ -2,13 +2,13 @@
  * The progress engine Open MPI calls from opal_progress: drain each peer's
  * channel, its two receive rings taken in the producer's order
  * (btl_cma_channel.h), at most a bounded batch per peer per call (so one
- * busy peer cannot starve the others), hand PML messages to the callback registered for
- * their tag and component control messages to their handlers, push queued
- * fragments, and every liveness_ms check that peers which have not been
- * through MPI_Finalize are still alive.  With many local peers, only the
- * rings with traffic are polled; the others sleep until their producer
- * rings a doorbell.  Also the oversubscription policy: after yield_idle
- * empty calls in a row, give the core away.
+ * busy peer cannot starve the others), hand PML messages to the callback
+ * registered for their tag and component control messages to their
+ * handlers, push queued fragments, and every liveness_ms check that peers
+ * which have not been through MPI_Finalize are still alive.  With many
+ * local peers, only the rings with traffic are polled; the others sleep
+ * until their producer rings a doorbell.  Also the oversubscription
+ * policy: after yield_idle empty calls in a row, give the core away.
  */
 #include "btl_cma.h"
 #include "btl_cma_endpoint.h"
