@@ -65,12 +65,8 @@ static inline int mca_btl_cma_ring_write(mca_btl_cma_endpoint_t *ep, uint16_t ta
     size_t len = alen + blen;
     int rc = len > UINT32_MAX ? -EMSGSIZE : mca_btl_cma_channel_reserve(&ep->tx, (uint32_t) len, tag, &dst);
     if (OPAL_LIKELY(0 == rc)) {
-        if (alen) {
-            memcpy(dst, a, alen);
-        }
-        if (blen) {
-            memcpy((char *) dst + alen, b, blen);
-        }
+        shm_ring_copy(dst, a, alen);
+        shm_ring_copy((char *) dst + alen, b, blen);
         mca_btl_cma_ring_commit(ep, len);
         return OPAL_SUCCESS;
     }

@@ -168,12 +168,12 @@ int mca_btl_cma_sendi(struct mca_btl_base_module_t *btl, struct mca_btl_base_end
         MCA_BTL_CMA_COUNT(ring_full, 1);
         return OPAL_ERR_OUT_OF_RESOURCE;
     }
-    memcpy(dst, header, header_size);
+    shm_ring_copy(dst, header, header_size);
     if (payload_size) {
         if (!opal_convertor_need_buffers(conv)) {
             void *src;
             opal_convertor_get_current_pointer(conv, &src);
-            memcpy((char *) dst + header_size, src, payload_size);
+            shm_ring_copy((char *) dst + header_size, src, payload_size);
         } else {
             struct iovec iov = {.iov_base = (char *) dst + header_size, .iov_len = payload_size};
             uint32_t iov_count = 1;

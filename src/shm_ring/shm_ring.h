@@ -323,6 +323,59 @@ static inline void shm_ring_commit(shm_ring_producer_t *p)
     p->head = p->pending_pos + p->pending_cells;
 }
 
+/* Copy n bytes into a reserved message.  Below 64 bytes the copy is two
+ * fixed-size moves that may overlap (first and last 4, 8, 16 or 32 bytes),
+ * inline, reading nothing outside [src, src + n).  Why not memcpy: on the
+ * development machine (AMD EPYC, glibc 2.36's AVX-512 memcpy) copying 8-15
+ * bytes from a buffer not in cache into a ring cell ran at 4.5 million
+ * messages per second against 12 million for 4-7 and 16-31 bytes, through
+ * MPI (bench/mpi cold bandwidth); these moves run every size at 12 million.
+ * Larger copies go to memcpy, whose wide moves win there. */
+static inline void shm_ring_copy(void *dst, const void *src, size_t n)
+{
+    uint8_t *d = (uint8_t *) dst;
+    const uint8_t *s = (const uint8_t *) src;
+    if (n >= 64) {
+        memcpy(d, s, n);
+    } else if (n >= 16) {
+        /* The temporaries let the compiler use 16-byte moves; both loads
+         * come before both stores, which is what makes overlap safe. */
+        struct shm_ring__b16 { uint64_t w[2]; } a, b, c, e;
+        if (n >= 32) {
+            memcpy(&a, s, 16);
+            memcpy(&b, s + 16, 16);
+            memcpy(&c, s + n - 32, 16);
+            memcpy(&e, s + n - 16, 16);
+            memcpy(d, &a, 16);
+            memcpy(d + 16, &b, 16);
+            memcpy(d + n - 32, &c, 16);
+            memcpy(d + n - 16, &e, 16);
+        } else {
+            memcpy(&a, s, 16);
+            memcpy(&e, s + n - 16, 16);
+            memcpy(d, &a, 16);
+            memcpy(d + n - 16, &e, 16);
+        }
+    } else if (n >= 8) {
+        uint64_t a, e;
+        memcpy(&a, s, 8);
+        memcpy(&e, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &e, 8);
+    } else if (n >= 4) {
+        uint32_t a, e;
+        memcpy(&a, s, 4);
+        memcpy(&e, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &e, 4);
+    } else if (n) {
+        uint8_t a = s[0], m = s[n / 2], e = s[n - 1];
+        d[0] = a;
+        d[n / 2] = m;
+        d[n - 1] = e;
+    }
+}
+
 /* Copy a message of up to two parts (e.g. a protocol header and a payload)
  * into the ring.  Returns 0, -EAGAIN or -EMSGSIZE as shm_ring_reserve. */
 static inline int shm_ring_send(shm_ring_producer_t *p, uint16_t tag, const void *a, size_t alen,
@@ -336,12 +389,8 @@ static inline int shm_ring_send(shm_ring_producer_t *p, uint16_t tag, const void
     if (rc != 0) {
         return rc;
     }
-    if (alen) {
-        memcpy(dst, a, alen);
-    }
-    if (blen) {
-        memcpy((uint8_t *) dst + alen, b, blen);
-    }
+    shm_ring_copy(dst, a, alen);
+    shm_ring_copy((uint8_t *) dst + alen, b, blen);
     shm_ring_commit(p);
     return 0;
 }
