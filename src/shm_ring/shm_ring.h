@@ -133,6 +133,13 @@ void shm_segment_seal(shm_segment_t *seg);
 /* Unmap and close; the creator also removes a POSIX name still present. */
 void shm_segment_detach(shm_segment_t *seg);
 
+/* Enter the pages of [offset, offset + len) of a mapped segment into this
+ * process's page tables now, writable, instead of one fault per page at
+ * first use.  Pages nobody has written yet are allocated, so call it only
+ * for memory that is used at once.  Returns 0 or a negative errno (-EINVAL
+ * for a range outside the segment). */
+int shm_segment_prefault(shm_segment_t *seg, size_t offset, size_t len);
+
 /* ------------------------------------------------------------------------ */
 /* Peer liveness                                                             */
 

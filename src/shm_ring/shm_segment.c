@@ -391,3 +391,33 @@ void shm_segment_detach(shm_segment_t *seg)
         seg->base = NULL;
     }
 }
+
+int shm_segment_prefault(shm_segment_t *seg, size_t offset, size_t len)
+{
+    if (!seg->base || offset > seg->size || len > seg->size - offset) {
+        return -EINVAL;
+    }
+    if (len == 0) {
+        return 0;
+    }
+    size_t pg = (size_t) sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t) seg->base + offset) & ~(uintptr_t) (pg - 1);
+    uintptr_t hi = (uintptr_t) seg->base + offset + len;
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+    /* One system call maps the whole range writable (Linux 5.14 and
+     * later).  Older kernels answer EINVAL; there a read of one byte per page
+     * maps it, and writable too, because shared memory asks for no
+     * write-fault notification. */
+    if (madvise((void *) lo, hi - lo, MADV_POPULATE_WRITE) == 0) {
+        return 0;
+    }
+    if (errno != EINVAL) {
+        return -errno;
+    }
+    for (uintptr_t a = lo; a < hi; a += pg) {
+        (void) *(volatile const uint8_t *) a;
+    }
+    return 0;
+}

@@ -9,6 +9,7 @@
  * leave nothing in /dev/shm.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,6 +525,71 @@ static void test_stale_description(void)
     shm_segment_detach(&p);
 }
 
+/* Whether this process's page tables map the page holding addr (bit 63 of
+ * its /proc/self/pagemap entry). */
+static int page_mapped(const void *addr)
+{
+    size_t pg = (size_t) sysconf(_SC_PAGESIZE);
+    uint64_t entry = 0;
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK_EQ(pread(fd, &entry, sizeof(entry), (off_t) ((uintptr_t) addr / pg * sizeof(entry))),
+             (ssize_t) sizeof(entry));
+    close(fd);
+    return (int) (entry >> 63);
+}
+
+/* shm_segment_prefault in an attaching process: the pages of the range
+ * become mapped, with the creator's data intact and writable, and pages far
+ * from it do not (near ones may: a read fault maps up to 16 neighbours that
+ * exist, "fault-around", which is why attaching maps pages 1-15); a range
+ * outside the segment is refused. */
+static void test_prefault(void)
+{
+    size_t pg = (size_t) sysconf(_SC_PAGESIZE);
+    shm_segment_t seg;
+    shm_segment_desc_t desc;
+    shm_error_t err;
+    CHECK_MSG(shm_segment_create(&seg, 256 * pg - SHM_SEGMENT_RESERVED, SHM_SEGMENT_MEMFD, 0, 0, test_tag(),
+                                 &err) == 0,
+              "%s", err.msg);
+    CHECK_EQ(seg.size, 256 * pg);
+    fill(&seg, 7, SHM_SEGMENT_RESERVED);
+    shm_segment_describe(&seg, &desc);
+    pid_t pid = test_fork();
+    if (pid == 0) {
+        shm_segment_t s2;
+        CHECK_MSG(shm_segment_attach(&s2, &desc, &err) == 0, "%s", err.msg);
+        uint8_t *b = s2.base;
+        for (size_t p = 64; p < 256; ++p) {
+            CHECK_MSG(!page_mapped(b + p * pg), "page %zu mapped before any use", p);
+        }
+        /* Pages 100 to 116: the range starts and ends inside a page. */
+        CHECK_EQ(shm_segment_prefault(&s2, 100 * pg + 100, 16 * pg), 0);
+        for (size_t p = 64; p < 256; ++p) {
+            if (p >= 100 && p <= 116) {
+                CHECK_MSG(page_mapped(b + p * pg), "page %zu of the range is not mapped", p);
+            } else if (p < 84 || p > 132) {
+                CHECK_MSG(!page_mapped(b + p * pg), "page %zu, far from the range, is mapped", p);
+            }
+        }
+        CHECK_EQ(shm_segment_prefault(&s2, 0, 0), 0);
+        CHECK_EQ(shm_segment_prefault(&s2, s2.size + 1, 0), -EINVAL);
+        CHECK_EQ(shm_segment_prefault(&s2, pg, s2.size), -EINVAL);
+        CHECK_EQ(shm_segment_prefault(&s2, 1, SIZE_MAX), -EINVAL);
+        CHECK(!page_mapped(b + 200 * pg));
+        CHECK(filled(&s2, 7, SHM_SEGMENT_RESERVED));
+        b[110 * pg] ^= 0xff; /* writable (a fault here ends the child) */
+        b[110 * pg] ^= 0xff;
+        shm_segment_detach(&s2);
+        CHECK_EQ(shm_segment_prefault(&s2, 0, pg), -EINVAL); /* detached */
+        _exit(0);
+    }
+    test_wait_ok(pid);
+    CHECK(filled(&seg, 7, SHM_SEGMENT_RESERVED));
+    shm_segment_detach(&seg);
+}
+
 int main(void)
 {
     test_init("t_segment", 60);
@@ -537,5 +603,6 @@ int main(void)
     test_create_failures();
     test_attach_failures();
     test_stale_description();
+    test_prefault();
     return test_pass();
 }
