@@ -63,6 +63,7 @@ typedef struct mca_btl_cma_calibration_t {
     double cma_huge_gbps;   /* process_vm_readv, source on 2 MiB pages; 0: none to measure */
     size_t single_copy_min; /* SIZE_MAX: never */
     size_t single_copy_min_huge;
+    unsigned samples; /* jobs whose measurements the rates above merge */
     bool from_cache;
 } mca_btl_cma_calibration_t;
 

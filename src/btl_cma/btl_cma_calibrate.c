@@ -11,6 +11,9 @@
  * (skipped when THP is off or the kernel cannot report huge pages).  The
  * result is cached per host, CPU count, kernel and THP mode in a text file
  * the user can read and delete; a value given explicitly by the user wins.
+ * One job started while the node is busy would measure low rates, so the
+ * first CAL_SAMPLES jobs each measure again and the cache keeps each rate's
+ * best; later jobs only read it.
  * A process that cannot read even its own memory (a seccomp profile such
  * as Docker's default, an LSM) measures and caches nothing: the denial
  * belongs to that job, not to the machine, and a cached "never" would
@@ -38,6 +41,10 @@
 /* Cache files of another format are measured again (3: the thresholds
  * of format 2 came from other constants). */
 #define CAL_FORMAT 3
+/* Jobs that measure before the cache is final.  On the development VM a
+ * busy phase halves memory bandwidth for minutes at a time; four jobs
+ * started at different times rarely all fall into one. */
+#define CAL_SAMPLES 4
 
 static double now_s(void)
 {
@@ -160,8 +167,10 @@ static bool read_cache(const char *path, const char *key, mca_btl_cma_calibratio
     }
     mca_btl_cma_calibration_t c = {0};
     int format = 0, fields = 0;
+    c.samples = 1; /* files written before samples were counted hold one */
     while (fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "key %299s", k) == 1 || sscanf(line, "format %d", &format) == 1) {
+        if (sscanf(line, "key %299s", k) == 1 || sscanf(line, "format %d", &format) == 1 ||
+            sscanf(line, "samples %u", &c.samples) == 1) {
             continue;
         }
         fields += sscanf(line, "memcpy_gbps %lf", &c.memcpy_gbps);
@@ -174,7 +183,7 @@ static bool read_cache(const char *path, const char *key, mca_btl_cma_calibratio
     ok = CAL_FORMAT == format && 5 == fields;
     /* single_copy_gbps 0 is what a measurement under a seccomp denial left
      * in the files of versions before the probe: measure such files again. */
-    if (!ok || strcmp(k, key) != 0 || c.memcpy_gbps <= 0 || c.cma_gbps <= 0) {
+    if (!ok || strcmp(k, key) != 0 || c.memcpy_gbps <= 0 || c.cma_gbps <= 0 || c.samples < 1) {
         return false;
     }
     *cal = c;
@@ -206,15 +215,16 @@ static void write_cache(const char *path, const char *key, const mca_btl_cma_cal
         return;
     }
     fprintf(f,
-            "# btl-cma calibration: measured by process %d at startup; delete this file to measure again.\n"
-            "# single_copy_min: smallest message sent with process_vm_readv (%zu = never, the ring\n"
+            "# btl-cma calibration: the best rates of %u measurement(s) taken at the startup of a job\n"
+            "# (the first %d jobs on this machine each measure; process %d wrote this); delete this file\n"
+            "# to measure again.  single_copy_min: smallest message sent with process_vm_readv (%zu = never, the ring\n"
             "# pipeline is faster at every size on this machine); single_copy_min_huge: the same for\n"
             "# send buffers on huge pages (single_copy_huge_gbps 0: not measured, THP unavailable).\n"
             "# Override with --mca btl_cma_single_copy_min / btl_cma_single_copy_min_huge.\n"
-            "format %d\nkey %s\nmemcpy_gbps %.2f\nsingle_copy_gbps %.2f\nsingle_copy_huge_gbps %.2f\n"
+            "format %d\nkey %s\nsamples %u\nmemcpy_gbps %.2f\nsingle_copy_gbps %.2f\nsingle_copy_huge_gbps %.2f\n"
             "single_copy_min %zu\nsingle_copy_min_huge %zu\n",
-            (int) getpid(), SIZE_MAX, CAL_FORMAT, key, cal->memcpy_gbps, cal->cma_gbps, cal->cma_huge_gbps,
-            cal->single_copy_min, cal->single_copy_min_huge);
+            cal->samples, CAL_SAMPLES, (int) getpid(), SIZE_MAX, CAL_FORMAT, key, cal->samples, cal->memcpy_gbps,
+            cal->cma_gbps, cal->cma_huge_gbps, cal->single_copy_min, cal->single_copy_min_huge);
     if (fclose(f) == 0) {
         (void) rename(tmp, path);
     } else {
@@ -247,6 +257,14 @@ static size_t derive_threshold(double memcpy_gbps, double cma_gbps, double pipel
     return s < (double) min ? min : (size_t) s;
 }
 
+static void derive_thresholds(mca_btl_cma_calibration_t *cal)
+{
+    cal->single_copy_min =
+        cal->cma_gbps > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_gbps, 0.5, 2e-6) : SIZE_MAX;
+    cal->single_copy_min_huge =
+        cal->cma_huge_gbps > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_huge_gbps, 1.0 / 3.0, 1e-6) : SIZE_MAX;
+}
+
 static void measure(mca_btl_cma_calibration_t *cal)
 {
     size_t len = 3 * (size_t) CAL_BYTES;
@@ -267,9 +285,20 @@ static void measure(mca_btl_cma_calibration_t *cal)
     cal->memcpy_gbps = (double) CAL_BYTES / t_mem / 1e9;
     cal->cma_gbps = t_cma > 0 ? (double) CAL_BYTES / t_cma / 1e9 : 0.0;
     cal->cma_huge_gbps = t_huge > 0 ? (double) CAL_BYTES / t_huge / 1e9 : 0.0;
-    cal->single_copy_min = t_cma > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_gbps, 0.5, 2e-6) : SIZE_MAX;
-    cal->single_copy_min_huge =
-        t_huge > 0 ? derive_threshold(cal->memcpy_gbps, cal->cma_huge_gbps, 1.0 / 3.0, 1e-6) : SIZE_MAX;
+    cal->samples = 1;
+    derive_thresholds(cal);
+}
+
+/* Fold a new measurement into the cached one: each rate keeps its best,
+ * since a busy node only ever slows a measurement down. */
+static void merge(mca_btl_cma_calibration_t *cal, const mca_btl_cma_calibration_t *fresh)
+{
+    cal->memcpy_gbps = fresh->memcpy_gbps > cal->memcpy_gbps ? fresh->memcpy_gbps : cal->memcpy_gbps;
+    cal->cma_gbps = fresh->cma_gbps > cal->cma_gbps ? fresh->cma_gbps : cal->cma_gbps;
+    cal->cma_huge_gbps = fresh->cma_huge_gbps > cal->cma_huge_gbps ? fresh->cma_huge_gbps : cal->cma_huge_gbps;
+    cal->samples += 1;
+    cal->from_cache = false;
+    derive_thresholds(cal);
 }
 
 static bool user_set(const char *name)
@@ -318,29 +347,47 @@ void mca_btl_cma_calibrate(void)
     } else {
         default_cache_path(path, sizeof(path));
     }
-    bool cached = MCA_BTL_CMA_CAL_AUTO == c->calibration_mode && path[0] && read_cache(path, key, cal);
-    if (!cached && MCA_BTL_CMA_CAL_AUTO == c->calibration_mode && path[0] && 0 != c->local_rank) {
+    bool auto_mode = MCA_BTL_CMA_CAL_AUTO == c->calibration_mode && path[0];
+    bool cached = auto_mode && read_cache(path, key, cal);
+    if (auto_mode && 0 != c->local_rank && (!cached || cal->samples < CAL_SAMPLES)) {
         /* Local rank 0 measures and writes the cache; measuring beside it
          * would halve both its memory bandwidth and its CPU on a small
          * node (two ranks on two cores read huge-page copies at half speed
          * and once cached "never").  Its few milliseconds are worth
-         * waiting for, up to CAL_WAIT_MS. */
-        for (int ms = 0; ms < CAL_WAIT_MS && !cached; ms += 2) {
+         * waiting for, up to CAL_WAIT_MS; after that a cache of fewer
+         * samples is still a measurement of this machine. */
+        unsigned seen = cached ? cal->samples : 0;
+        mca_btl_cma_calibration_t next;
+        for (int ms = 0; ms < CAL_WAIT_MS; ms += 2) {
             struct timespec ts = {0, 2000000};
             nanosleep(&ts, NULL);
-            cached = read_cache(path, key, cal);
+            if (read_cache(path, key, &next) && next.samples > seen) {
+                *cal = next;
+                cached = true;
+                break;
+            }
         }
     }
-    if (!cached) {
-        measure(cal);
+    bool merged = false;
+    if (!cached || (0 == c->local_rank && auto_mode && cal->samples < CAL_SAMPLES)) {
+        mca_btl_cma_calibration_t fresh;
+        measure(&fresh);
         /* A read refused after the probe passed (a limit hit mid-way) is no
          * measurement of the machine either. */
-        if (cal->memcpy_gbps <= 0 || cal->cma_gbps <= 0) {
-            return;
+        if (fresh.memcpy_gbps <= 0 || fresh.cma_gbps <= 0) {
+            if (!cached) {
+                return;
+            }
+        } else if (cached) {
+            merge(cal, &fresh);
+            merged = true;
+        } else {
+            *cal = fresh;
         }
-        if (path[0] && 0 == c->local_rank) {
+        if (!cal->from_cache && path[0] && 0 == c->local_rank) {
             write_cache(path, key, cal);
         }
+        cached = cached && !merged;
     }
     if (!min_set) {
         c->single_copy_min = cal->single_copy_min;
@@ -348,12 +395,20 @@ void mca_btl_cma_calibrate(void)
     if (!huge_set) {
         c->single_copy_min_huge = cal->single_copy_min_huge;
     }
-    char when[64], when_huge[64];
+    char when[64], when_huge[64], origin[PATH_MAX + 64];
     describe_threshold(when, sizeof(when), cal->single_copy_min);
     describe_threshold(when_huge, sizeof(when_huge), cal->single_copy_min_huge);
+    if (cached) {
+        snprintf(origin, sizeof(origin), "cached in %s", path);
+    } else if (merged) {
+        snprintf(origin, sizeof(origin), "measured, merged into %s", path);
+    } else {
+        snprintf(origin, sizeof(origin), "measured");
+    }
     MCA_BTL_CMA_VERBOSE(1,
-                        "calibration (%s%s): memcpy %.1f GB/s, process_vm_readv %.1f GB/s from 4 KiB pages and "
-                        "%.1f GB/s from huge pages: single copy %s, from huge pages %s",
-                        cached ? "cached in " : "measured", cached ? path : "", cal->memcpy_gbps, cal->cma_gbps,
-                        cal->cma_huge_gbps, when, when_huge);
+                        "calibration (%s; best of %u of the %d measurements a machine gets): memcpy %.1f GB/s, "
+                        "process_vm_readv %.1f GB/s from 4 KiB pages and %.1f GB/s from huge pages: single copy %s, "
+                        "from huge pages %s",
+                        origin, cal->samples, CAL_SAMPLES, cal->memcpy_gbps, cal->cma_gbps, cal->cma_huge_gbps, when,
+                        when_huge);
 }

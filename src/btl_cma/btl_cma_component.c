@@ -243,8 +243,8 @@ static int cma_register(void)
     c->calibration_mode = MCA_BTL_CMA_CAL_AUTO;
     register_enum("calibration",
                   "How single_copy_min is chosen when not set explicitly: auto (measure memcpy and "
-                  "process_vm_readv once per machine, cache the result), measure (at every startup), off (use the "
-                  "default)",
+                  "process_vm_readv in the first 4 jobs on a machine, cache the best rates, then read the cache), "
+                  "measure (at every startup), off (use the default)",
                   cal_values, OPAL_INFO_LVL_4, &c->calibration_mode);
 
     c->calibration_file = NULL;
