@@ -217,7 +217,8 @@ static void write_cache(const char *path, const char *key, const mca_btl_cma_cal
     fprintf(f,
             "# btl-cma calibration: the best rates of %u measurement(s) taken at the startup of a job\n"
             "# (the first %d jobs on this machine each measure; process %d wrote this); delete this file\n"
-            "# to measure again.  single_copy_min: smallest message sent with process_vm_readv (%zu = never, the ring\n"
+            "# to measure again.\n"
+            "# single_copy_min: smallest message sent with process_vm_readv (%zu = never, the ring\n"
             "# pipeline is faster at every size on this machine); single_copy_min_huge: the same for\n"
             "# send buffers on huge pages (single_copy_huge_gbps 0: not measured, THP unavailable).\n"
             "# Override with --mca btl_cma_single_copy_min / btl_cma_single_copy_min_huge.\n"
@@ -368,26 +369,29 @@ void mca_btl_cma_calibrate(void)
             }
         }
     }
+    /* cached: the values in use came straight from the file. */
     bool merged = false;
     if (!cached || (0 == c->local_rank && auto_mode && cal->samples < CAL_SAMPLES)) {
         mca_btl_cma_calibration_t fresh;
         measure(&fresh);
         /* A read refused after the probe passed (a limit hit mid-way) is no
          * measurement of the machine either. */
-        if (fresh.memcpy_gbps <= 0 || fresh.cma_gbps <= 0) {
-            if (!cached) {
-                return;
+        bool sound = fresh.memcpy_gbps > 0 && fresh.cma_gbps > 0;
+        if (!sound && !cached) {
+            return;
+        }
+        if (sound) {
+            if (cached) {
+                merge(cal, &fresh);
+                merged = true;
+                cached = false;
+            } else {
+                *cal = fresh;
             }
-        } else if (cached) {
-            merge(cal, &fresh);
-            merged = true;
-        } else {
-            *cal = fresh;
+            if (path[0] && 0 == c->local_rank) {
+                write_cache(path, key, cal);
+            }
         }
-        if (!cal->from_cache && path[0] && 0 == c->local_rank) {
-            write_cache(path, key, cal);
-        }
-        cached = cached && !merged;
     }
     if (!min_set) {
         c->single_copy_min = cal->single_copy_min;

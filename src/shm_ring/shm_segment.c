@@ -33,6 +33,9 @@
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 
 #include "shm_error.h"
 
@@ -403,9 +406,6 @@ int shm_segment_prefault(shm_segment_t *seg, size_t offset, size_t len)
     size_t pg = (size_t) sysconf(_SC_PAGESIZE);
     uintptr_t lo = ((uintptr_t) seg->base + offset) & ~(uintptr_t) (pg - 1);
     uintptr_t hi = (uintptr_t) seg->base + offset + len;
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
     /* One system call maps the whole range writable (Linux 5.14 and
      * later).  Older kernels answer EINVAL; there a read of one byte per page
      * maps it, and writable too, because shared memory asks for no
