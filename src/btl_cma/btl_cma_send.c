@@ -73,7 +73,15 @@ mca_btl_base_descriptor_t *mca_btl_cma_prepare_src(struct mca_btl_base_module_t 
     } else {
         /* Contiguous: a NULL iov_base asks the convertor for a pointer into
          * the user buffer (and advances it) instead of copying; btl_send
-         * copies straight from there into the ring. */
+         * copies straight from there into the ring.  A piece that is not
+         * the message's last (rendezvous and pipeline fragments: the PML
+         * sends the rest from where this one ends) is cut where the next
+         * one's data lines up with the ring. */
+        if (conv->bConverted + *size < conv->local_size) {
+            void *cur;
+            opal_convertor_get_current_pointer(conv, &cur);
+            *size = mca_btl_cma_channel_coaligned_len(cur, *size, reserve);
+        }
         iov.iov_base = NULL;
         iov.iov_len = *size;
         if (opal_convertor_pack(conv, &iov, &iov_count, size) < 0) {

@@ -281,6 +281,17 @@ static inline uint32_t shm_ring_cells_for(uint32_t len)
     return (uint32_t) (((uint64_t) len + SHM_RING_MSG_HDR_SIZE + SHM_RING_CELL_SIZE - 1) / SHM_RING_CELL_SIZE);
 }
 
+/* Where payloads land relative to 64-byte lines: ring memory is
+ * SHM_RING_CELL_SIZE-aligned and every payload starts right after its
+ * first cell's header, so a payload's byte k sits at an address congruent
+ * to SHM_RING_MSG_HDR_SIZE + k modulo SHM_RING_CELL_SIZE.  Callers that
+ * can choose where their data starts use this to line it up with the
+ * buffer it is copied from. */
+static inline size_t shm_ring_payload_line_offset(size_t k)
+{
+    return (SHM_RING_MSG_HDR_SIZE + k) % SHM_RING_CELL_SIZE;
+}
+
 static inline shm_ring_cell_hdr_t *shm_ring__cell(uint8_t *cells, uint32_t index)
 {
     return (shm_ring_cell_hdr_t *) (cells + (size_t) index * SHM_RING_CELL_SIZE);

@@ -8,8 +8,9 @@
  * posted; MPI_Sendrecv_replace; non-contiguous derived datatypes (vector,
  * indexed, struct with padding) on either or both sides at about 1 KiB,
  * 100 KiB and 5 MiB, checking data bytes and that gaps stay untouched; and
- * MPI_Probe, MPI_Iprobe, MPI_Mprobe and MPI_Improbe.  Runs on any number of
- * ranks >= 2; ranks pair as (r, r xor 1) where a phase needs pairs.
+ * MPI_Probe, MPI_Iprobe, MPI_Mprobe and MPI_Improbe; large messages between
+ * buffers at odd offsets on either side.  Runs on any number of ranks >= 2;
+ * ranks pair as (r, r xor 1) where a phase needs pairs.
  */
 #include "mpitest.h"
 
@@ -18,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { PH_ANY = 21, PH_ORDER, PH_SSEND, PH_REPLACE, PH_DTYPE, PH_PROBE };
+enum { PH_ANY = 21, PH_ORDER, PH_SSEND, PH_REPLACE, PH_DTYPE, PH_PROBE, PH_OFFSET };
 enum { TAG_ANY_BASE = 100, TAG_ORDER = 200, TAG_READY = 201, TAG_SSEND = 202,
-       TAG_GO = 203, TAG_REPLACE = 204, TAG_DTYPE = 205, TAG_PROBE_BASE = 300 };
+       TAG_GO = 203, TAG_REPLACE = 204, TAG_DTYPE = 205, TAG_OFFSET = 206, TAG_PROBE_BASE = 300 };
 
 #define MiB ((size_t) 1 << 20)
 #define GUARD 64
@@ -261,6 +262,60 @@ static void test_ssend(void)
                     MT_MPI(MPI_Recv(buf, (int) s, MPI_BYTE, peer, TAG_SSEND, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
                     mt_check(buf, s, seed, "%s from rank %d", rep ? "MPI_Ssend" : "MPI_Issend", peer);
                     mt_guard_check(buf + s, GUARD, s, "Ssend receive");
+                }
+            }
+        }
+    }
+    free(buf);
+    MT_MPI(MPI_Barrier(MPI_COMM_WORLD));
+}
+
+/* ---- buffer offsets -------------------------------------------------- */
+
+/* Send and receive buffers at many offsets within a 64-byte line, with
+ * sizes past the eager limit: the component cuts rendezvous and pipeline
+ * fragments where the next one's data lines up with its ring (see
+ * btl_cma_channel.h), so fragment lengths depend on the sender's offset.
+ * Every byte must arrive, and nothing before or after the receive buffer
+ * may change. */
+static void test_offsets(void)
+{
+    static const size_t soffs[] = { 0, 1, 8, 16, 40, 48, 63 };
+    static const size_t roffs[] = { 0, 7, 48 };
+    static const size_t sizes[] = { 8191, 8195, 40000, 100003, 1000003 };
+    const size_t max = 1000003;
+    int peer = pair_peer();
+    unsigned char *buf = mt_malloc(GUARD + 64 + max + GUARD);
+    size_t si, ri, k;
+    uint64_t idx = 0;
+    int dir;
+
+    for (dir = 0; peer >= 0 && dir < 2; dir++) {
+        int sender = dir == 0 ? (mt_rank < peer ? mt_rank : peer) : (mt_rank < peer ? peer : mt_rank);
+        for (si = 0; si < sizeof(soffs) / sizeof(soffs[0]); si++) {
+            for (ri = 0; ri < sizeof(roffs) / sizeof(roffs[0]); ri++) {
+                for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++, idx++) {
+                    size_t s = sizes[k];
+                    uint64_t seed = seed_of(PH_OFFSET, sender, sender == mt_rank ? peer : mt_rank, idx);
+                    if (mt_rank == sender) {
+                        mt_fill(buf + GUARD + soffs[si], s, seed);
+                        MT_MPI(MPI_Send(buf + GUARD + soffs[si], (int) s, MPI_BYTE, peer, TAG_OFFSET,
+                                        MPI_COMM_WORLD));
+                    } else {
+                        unsigned char *r = buf + GUARD + roffs[ri];
+                        MPI_Status st;
+                        int count;
+                        mt_guard_set(buf, GUARD + roffs[ri]);
+                        mt_guard_set(r + s, GUARD);
+                        MT_MPI(MPI_Recv(r, (int) s, MPI_BYTE, peer, TAG_OFFSET, MPI_COMM_WORLD, &st));
+                        MT_MPI(MPI_Get_count(&st, MPI_BYTE, &count));
+                        if ((size_t) count != s)
+                            mt_fail("offsets: received %d bytes, expected %zu", count, s);
+                        mt_check(r, s, seed, "%zu bytes sent from offset %zu into offset %zu", s, soffs[si],
+                                 roffs[ri]);
+                        mt_guard_check(buf, GUARD + roffs[ri], s, "bytes before the receive buffer");
+                        mt_guard_check(r + s, GUARD, s, "bytes after the receive buffer");
+                    }
                 }
             }
         }
@@ -670,6 +725,8 @@ int main(int argc, char **argv)
     test_order();
     mt_log("MPI_Issend / MPI_Ssend");
     test_ssend();
+    mt_log("buffer offsets 0-63 on both sides, 8191 B-1 MB");
+    test_offsets();
     mt_log("MPI_Sendrecv_replace ring");
     test_replace();
     test_dtypes();

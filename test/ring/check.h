@@ -49,6 +49,7 @@ __attribute__((noreturn, format(printf, 3, 4), unused)) static void check_fail(c
 #define CHECK_LT(a, b) CHECK_OP(a, <, b)
 #define CHECK_LE(a, b) CHECK_OP(a, <=, b)
 #define CHECK_GE(a, b) CHECK_OP(a, >=, b)
+#define CHECK_GT(a, b) CHECK_OP(a, >, b)
 
 /* Like CHECK, with a formatted explanation. */
 #define CHECK_MSG(expr, ...)                                                                                 \

@@ -289,6 +289,52 @@ static void test_broken_peer(void)
     }
 }
 
+/* mca_btl_cma_channel_coaligned_len against the ring's real layout: after
+ * a fragment of the returned length, the next fragment's data (the byte
+ * after it in the user buffer) and its copy in the ring (reserve bytes into
+ * a payload) sit at the same offset within a 64-byte line, whatever the
+ * ring position; the length shrinks by less than a line, never to zero,
+ * and lengths up to one line are left alone. */
+static void test_coaligned(void)
+{
+    guarded_t g;
+    mca_btl_cma_channel_tx_t t;
+    mca_btl_cma_channel_rx_t rx;
+    open_channel(&g, &t, &rx);
+    static const size_t lens[] = {0, 1, 63, 64, 65, 127, 128, 129, 500, 700};
+    static const size_t reserves[] = {0, 1, 8, 16, 24, 32, 47, 48, 63, 64, 100};
+    static uint8_t buf[256] __attribute__((aligned(64)));
+    uint64_t checked = 0;
+    for (size_t off = 0; off < 128; ++off) {
+        for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); ++li) {
+            for (size_t ri = 0; ri < sizeof(reserves) / sizeof(reserves[0]); ++ri) {
+                const uint8_t *src = buf + off;
+                size_t len = lens[li], reserve = reserves[ri];
+                size_t n = mca_btl_cma_channel_coaligned_len(src, len, reserve);
+                if (len <= 64) {
+                    CHECK_EQ(n, len);
+                    continue;
+                }
+                CHECK_LE(n, len);
+                CHECK_LT(len - n, 64);
+                CHECK_GT(n, 0);
+                /* The next fragment, reserved for real at wherever the ring
+                 * stands now (the lengths above move it around). */
+                void *payload;
+                CHECK_EQ(shm_ring_reserve(&t.large, (uint32_t) (reserve + n % 300), 5, &payload), 0);
+                CHECK_EQ(((uintptr_t) payload + reserve) % 64, ((uintptr_t) src + n) % 64);
+                shm_ring_commit(&t.large);
+                shm_ring_msg_t msg;
+                CHECK_EQ(shm_ring_peek(&rx.large, &msg), 1);
+                shm_ring_release(&rx.large, &msg);
+                ++checked;
+            }
+        }
+    }
+    CHECK_GT(checked, 5000);
+    guarded_free(&g);
+}
+
 int main(void)
 {
     test_init("t_channel", 120);
@@ -301,5 +347,6 @@ int main(void)
     test_race();
     test_nested_peek();
     test_broken_peer();
+    test_coaligned();
     return test_pass();
 }
