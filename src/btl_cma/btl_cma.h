@@ -77,6 +77,7 @@ typedef struct mca_btl_cma_counters_t {
     uint64_t ring_full;      /* ring-full back-pressure events */
     uint64_t pipeline_frags; /* fragments sent through btl_send (copy pipeline) */
     uint64_t pipeline_bytes;
+    uint64_t coaligned_cuts; /* fragments cut short to line the next one up with the ring */
     uint64_t get_count;      /* btl_get served by process_vm_readv */
     uint64_t get_bytes;
     uint64_t put_count;      /* btl_put served by process_vm_writev */

@@ -86,7 +86,9 @@ static inline void mca_btl_cma_channel_tx_setup(mca_btl_cma_channel_tx_t *t, uin
  * the fragment boundaries are the one thing the sender can move.  The
  * receiver's buffer gains as well when it has the sender's alignment, as
  * buffers from the same allocator usually do.  Only fragments that leave
- * data behind them may be shortened, and len <= 64 is returned as is. */
+ * data behind them may be shortened, and len <= 64 is returned as is.  The
+ * next fragment is assumed to carry a header of the same reserve bytes:
+ * true of ob1, whose rendezvous and fragment headers are both 32 bytes. */
 static inline size_t mca_btl_cma_channel_coaligned_len(const void *src, size_t len, size_t reserve)
 {
     if (len <= SHM_RING_CELL_SIZE) {

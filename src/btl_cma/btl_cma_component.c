@@ -306,6 +306,10 @@ static int cma_register(void)
     register_counter("pipeline_frags", "Descriptors sent with btl_send (copy pipeline and control)",
                      &c->counters.pipeline_frags);
     register_counter("pipeline_bytes", "Bytes sent with btl_send", &c->counters.pipeline_bytes);
+    register_counter("coaligned_cuts",
+                     "Pipeline fragments cut up to 63 bytes short so that the next one's data sits at the same "
+                     "offset within a cache line as its copy in the ring",
+                     &c->counters.coaligned_cuts);
     register_counter("get_count", "Single-copy reads (process_vm_readv)", &c->counters.get_count);
     register_counter("get_bytes", "Bytes moved by single-copy reads", &c->counters.get_bytes);
     register_counter("put_count", "Single-copy writes (process_vm_writev)", &c->counters.put_count);

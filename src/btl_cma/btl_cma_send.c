@@ -80,7 +80,11 @@ mca_btl_base_descriptor_t *mca_btl_cma_prepare_src(struct mca_btl_base_module_t 
         if (conv->bConverted + *size < conv->local_size) {
             void *cur;
             opal_convertor_get_current_pointer(conv, &cur);
-            *size = mca_btl_cma_channel_coaligned_len(cur, *size, reserve);
+            size_t cut = mca_btl_cma_channel_coaligned_len(cur, *size, reserve);
+            if (cut != *size) {
+                MCA_BTL_CMA_COUNT(coaligned_cuts, 1);
+                *size = cut;
+            }
         }
         iov.iov_base = NULL;
         iov.iov_len = *size;

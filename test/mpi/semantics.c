@@ -299,8 +299,13 @@ static void test_offsets(void)
                     uint64_t seed = seed_of(PH_OFFSET, sender, sender == mt_rank ? peer : mt_rank, idx);
                     if (mt_rank == sender) {
                         mt_fill(buf + GUARD + soffs[si], s, seed);
-                        MT_MPI(MPI_Send(buf + GUARD + soffs[si], (int) s, MPI_BYTE, peer, TAG_OFFSET,
-                                        MPI_COMM_WORLD));
+                        /* Every other message synchronous: a rendezvous even below the eager limit. */
+                        if (idx % 2)
+                            MT_MPI(MPI_Ssend(buf + GUARD + soffs[si], (int) s, MPI_BYTE, peer, TAG_OFFSET,
+                                             MPI_COMM_WORLD));
+                        else
+                            MT_MPI(MPI_Send(buf + GUARD + soffs[si], (int) s, MPI_BYTE, peer, TAG_OFFSET,
+                                            MPI_COMM_WORLD));
                     } else {
                         unsigned char *r = buf + GUARD + roffs[ri];
                         MPI_Status st;

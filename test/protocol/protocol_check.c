@@ -6,7 +6,8 @@
  * Expectations come from the command line so one program checks each
  * configuration:  protocol_check SIZE EXPECT  where EXPECT is
  *   get   the large message must be one single-copy read of SIZE bytes
- *   ring  no single-copy read at all; the bytes went through the rings
+ *   ring  no single-copy read at all; the bytes went through the rings,
+ *         in pipeline fragments cut to line up with the ring
  *   emu   single copy denied: served by ring-emulated gets or the pipeline
  */
 #include <mpi.h>
@@ -23,9 +24,9 @@ static MPI_T_pvar_session session;
 static pt_counter_t counters[] = {
     {"btl_cma_ring_sends", 0},    {"btl_cma_ring_bytes", 0},  {"btl_cma_get_count", 0},
     {"btl_cma_get_bytes", 0},     {"btl_cma_emulated_gets", 0},
-    {"btl_cma_pipeline_frags", 0},
+    {"btl_cma_pipeline_frags", 0}, {"btl_cma_coaligned_cuts", 0},
 };
-enum { RING_SENDS, RING_BYTES, GET_COUNT, GET_BYTES, EMU_GETS, PIPE_FRAGS, NCOUNTERS };
+enum { RING_SENDS, RING_BYTES, GET_COUNT, GET_BYTES, EMU_GETS, PIPE_FRAGS, CUTS, NCOUNTERS };
 
 static int rank;
 
@@ -100,6 +101,15 @@ int main(int argc, char **argv)
         }
         if (rank == 0 && rbytes < big) {
             FAIL("only %llu of %zu bytes went through the rings", (unsigned long long) rbytes, big);
+        }
+        /* The pipeline's fragments (32 KiB less a header) do not end on a
+         * 64-byte boundary of their own, so unless the component cuts them
+         * where the next one's data lines up with the ring, this stays 0. */
+        uint64_t frags = after[PIPE_FRAGS] - before[PIPE_FRAGS], cuts = after[CUTS] - before[CUTS];
+        if (rank == 0 && (cuts == 0 || cuts >= frags)) {
+            FAIL("%llu of %llu pipeline fragments cut to line up with the ring; expected at least one and "
+                 "never the last",
+                 (unsigned long long) cuts, (unsigned long long) frags);
         }
     } else if (strcmp(expect, "emu") == 0) {
         /* Denied: nothing may have been read by single copy; the sender
