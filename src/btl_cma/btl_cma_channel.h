@@ -79,8 +79,8 @@ static inline void mca_btl_cma_channel_tx_setup(mca_btl_cma_channel_tx_t *t, uin
  * behind a protocol header of reserve bytes, shortened by at most 63 bytes
  * so that the next fragment's data starts at the same offset within a
  * 64-byte line as its copy in the ring will.  Why: the two copies of the
- * pipeline (user buffer to ring, ring to user buffer) run at a third less
- * when source and destination sit at different offsets within their lines
+ * pipeline (user buffer to ring, ring to user buffer) run about a quarter
+ * slower when source and destination sit at different offsets in their lines
  * (receiver side, 1 MiB messages from cold buffers: 4.1 bytes/cycle with
  * the user data at 8 or 40 and the ring at 48, 5.3-5.4 at 16 or 48), and
  * the fragment boundaries are the one thing the sender can move.  The

@@ -282,19 +282,20 @@ static void test_offsets(void)
 {
     static const size_t soffs[] = { 0, 1, 8, 16, 40, 48, 63 };
     static const size_t roffs[] = { 0, 7, 48 };
-    static const size_t sizes[] = { 8191, 8195, 40000, 100003, 1000003 };
-    const size_t max = 1000003;
+    static const size_t sizes[] = { 8191, 8195, 40000, 100003, 1000003 }; /* ascending */
+    const size_t nsizes = sizeof(sizes) / sizeof(sizes[0]);
     int peer = pair_peer();
-    unsigned char *buf = mt_malloc(GUARD + 64 + max + GUARD);
+    unsigned char *buf = mt_malloc(GUARD + 64 + sizes[nsizes - 1] + GUARD);
     size_t si, ri, k;
     uint64_t idx = 0;
     int dir;
 
     for (dir = 0; peer >= 0 && dir < 2; dir++) {
-        int sender = dir == 0 ? (mt_rank < peer ? mt_rank : peer) : (mt_rank < peer ? peer : mt_rank);
+        /* The lower rank of the pair sends first, then the higher. */
+        int lo = mt_rank < peer ? mt_rank : peer, sender = dir == 0 ? lo : (lo == mt_rank ? peer : mt_rank);
         for (si = 0; si < sizeof(soffs) / sizeof(soffs[0]); si++) {
             for (ri = 0; ri < sizeof(roffs) / sizeof(roffs[0]); ri++) {
-                for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++, idx++) {
+                for (k = 0; k < nsizes; k++, idx++) {
                     size_t s = sizes[k];
                     uint64_t seed = seed_of(PH_OFFSET, sender, sender == mt_rank ? peer : mt_rank, idx);
                     if (mt_rank == sender) {
