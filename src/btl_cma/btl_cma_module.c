@@ -1,7 +1,8 @@
 /*
  * The cma module: its function table and the life of endpoints.  add_procs
- * claims exactly the peers that Open MPI says share this node and that
- * published a cma modex entry, attaches each one's receive segment, takes
+ * claims exactly the peers that Open MPI says share this node, belong to
+ * this job and published a cma modex entry, attaches each one's receive
+ * segment, takes
  * the producer side of our ring in it, and probes once whether
  * process_vm_readv on that peer is permitted.  del_procs and finalize undo
  * it all, so nothing stays mapped or open after MPI_Finalize.
@@ -12,6 +13,7 @@
 #include "btl_cma_topo.h"
 
 #include "opal/class/opal_bitmap.h"
+#include "opal/mca/btl/base/base.h"
 #include "opal/mca/hwloc/hwloc-internal.h"
 #include "opal/mca/pmix/pmix.h"
 #include "opal/util/proc.h"
@@ -205,6 +207,41 @@ static mca_btl_cma_endpoint_t *create_endpoint(struct opal_proc_t *proc, const m
     return ep;
 }
 
+/* True when some initialised BTL other than cma and self could reach a
+ * peer that cma leaves alone (tcp, ofi, ...). */
+static bool another_btl_selected(void)
+{
+    mca_btl_base_selected_module_t *sm;
+    OPAL_LIST_FOREACH (sm, &mca_btl_base_modules_initialized, mca_btl_base_selected_module_t) {
+        const char *name = sm->btl_component->btl_version.mca_component_name;
+        if (0 != strcmp(name, "cma") && 0 != strcmp(name, "self")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A local process of another job (MPI_Comm_spawn, MPI_Comm_connect/accept,
+ * MPI_Comm_join).  Rings and doorbell bits are indexed by local rank, which
+ * is only unique within one job: such a peer's local rank names a ring that
+ * a process of our own job already writes, so cma must not claim it.  When
+ * no other BTL can either, the job is about to fail with the PML's generic
+ * "unreachable" message; say once which BTL to add. */
+static void foreign_peer(const opal_proc_t *proc)
+{
+    static bool told;
+    MCA_BTL_CMA_VERBOSE(10, "peer %s belongs to another job: not claimed (cma connects the processes of one job)",
+                        OPAL_NAME_PRINT(proc->proc_name));
+    if (!told && !another_btl_selected()) {
+        told = true;
+        mca_btl_cma_show_help("other job",
+                              "on %s, process %s belongs to another job (MPI_Comm_spawn or MPI_Comm_connect); cma "
+                              "connects only the processes of one job. Add a BTL that reaches it, e.g. "
+                              "'--mca btl cma,self,tcp'.",
+                              opal_process_info.nodename, OPAL_NAME_PRINT(proc->proc_name));
+    }
+}
+
 int mca_btl_cma_add_procs(struct mca_btl_base_module_t *btl, size_t nprocs, struct opal_proc_t **procs,
                           struct mca_btl_base_endpoint_t **peers, struct opal_bitmap_t *reachable)
 {
@@ -218,6 +255,10 @@ int mca_btl_cma_add_procs(struct mca_btl_base_module_t *btl, size_t nprocs, stru
         opal_proc_t *proc = procs[i];
         if (proc == me || !OPAL_PROC_ON_LOCAL_NODE(proc->proc_flags)) {
             continue; /* off-node peers are for tcp/ofi; ourselves for self */
+        }
+        if (proc->proc_name.jobid != me->proc_name.jobid) {
+            foreign_peer(proc);
+            continue;
         }
         mca_btl_cma_modex_t *mx = NULL;
         size_t size = 0;

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Runs one protocol test: mpirun with 2 ranks through "cma,self" only, the
+# Runs one protocol test: mpirun with 2 ranks through "cma,self" (or --btl LIST), the
 # build tree's component first on the component path, a time limit so a
 # hang fails instead of blocking, and a check that no file of ours was left
-# in /dev/shm.  Usage: run.sh [--deny-cma] [--drop-ptrace] [--expect-warnings N] MCA-ARGS... -- PROGRAM ARGS...
+# in /dev/shm.  Usage: run.sh [--btl LIST] [--deny-cma] [--drop-ptrace] [--expect-warnings N]
+# [--expect-death] [--expect-error TEXT] MPIRUN-ARGS... -- PROGRAM ARGS...
 set -u
 # The harness runs tests from the build directory (which differs from the
 # source directory in VPATH builds such as make distcheck).
@@ -11,9 +12,10 @@ top=$(cd "$builddir/../.." && pwd)
 : "${MPIRUN:=mpirun.openmpi}"
 pkglib=$(ompi_info --path pkglibdir --parsable | sed -n 's/^path:pkglibdir://p')
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-wrap="" maxwarn="" expect_death="" expect_error=""
+wrap="" maxwarn="" expect_death="" expect_error="" btl=cma,self
 while :; do
     case "${1:-}" in
+    --btl) btl=$2; shift 2 ;;
     --deny-cma) wrap="$wrap $builddir/deny_cma"; shift ;;
     --drop-ptrace)
         # root's CAP_SYS_PTRACE overrides non-dumpability: drop it so the
@@ -33,7 +35,7 @@ prog=$1; shift
 before=$(ls /dev/shm | grep -c '^btl_cma\.' || true)
 out=$(mktemp)
 start=$(date +%s)
-timeout 120 $MPIRUN -np 2 --bind-to none --mca pml ob1 --mca btl cma,self \
+timeout 120 $MPIRUN -np 2 --bind-to none --mca pml ob1 --mca btl "$btl" \
     --mca mca_base_component_path "$top/src/btl_cma/.libs:$pkglib" $mca \
     $wrap "$builddir/$prog" "$@" >"$out" 2>&1
 rc=$?
