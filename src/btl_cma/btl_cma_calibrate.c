@@ -191,18 +191,39 @@ static bool read_cache(const char *path, const char *key, mca_btl_cma_calibratio
     return true;
 }
 
-static void write_cache(const char *path, const char *key, const mca_btl_cma_calibration_t *cal)
+/* The directory of path ("." for a bare file name). */
+static void cache_dir(const char *path, char *dir, size_t len)
 {
-    char dir[PATH_MAX], tmp[PATH_MAX + 32];
-    snprintf(dir, sizeof(dir), "%s", path);
+    snprintf(dir, len, "%s", path);
     char *slash = strrchr(dir, '/');
     if (!slash) {
-        return;
+        snprintf(dir, len, ".");
+    } else if (slash == dir) {
+        dir[1] = '\0';
+    } else {
+        *slash = '\0';
     }
-    *slash = '\0';
+}
+
+/* 0 when this process can replace the cache, else why not.  It writes a
+ * new file and renames it over the old one, so what counts is the
+ * directory (one that does not exist yet is created then), not the file's
+ * own mode. */
+static int cache_unwritable(const char *path)
+{
+    char dir[PATH_MAX];
+    cache_dir(path, dir, sizeof(dir));
+    return 0 == access(dir, W_OK) || ENOENT == errno ? 0 : errno;
+}
+
+/* 0, or the errno that kept the cache from being written. */
+static int write_cache(const char *path, const char *key, const mca_btl_cma_calibration_t *cal)
+{
+    char dir[PATH_MAX], tmp[PATH_MAX + 32];
+    cache_dir(path, dir, sizeof(dir));
     /* mkdir -p of at most two levels (~/.cache/btl-cma) */
     char *mid = strrchr(dir, '/');
-    if (mid) {
+    if (mid && mid != dir) {
         *mid = '\0';
         (void) mkdir(dir, 0700);
         *mid = '/';
@@ -212,7 +233,7 @@ static void write_cache(const char *path, const char *key, const mca_btl_cma_cal
     snprintf(tmp, sizeof(tmp), "%s.%d", path, (int) getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        return;
+        return errno ? errno : EIO;
     }
     fprintf(f,
             "# btl-cma calibration: the best rates of %u measurement(s) taken at the startup of a job\n"
@@ -226,11 +247,12 @@ static void write_cache(const char *path, const char *key, const mca_btl_cma_cal
             "single_copy_min %zu\nsingle_copy_min_huge %zu\n",
             cal->samples, CAL_SAMPLES, (int) getpid(), SIZE_MAX, CAL_FORMAT, key, cal->samples, cal->memcpy_gbps,
             cal->cma_gbps, cal->cma_huge_gbps, cal->single_copy_min, cal->single_copy_min_huge);
-    if (fclose(f) == 0) {
-        (void) rename(tmp, path);
-    } else {
+    int err = 0;
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        err = errno ? errno : EIO;
         (void) unlink(tmp);
     }
+    return err;
 }
 
 /* The pipeline moves a fragment with one copy on each side plus a ring
@@ -350,13 +372,24 @@ void mca_btl_cma_calibrate(void)
     }
     bool auto_mode = MCA_BTL_CMA_CAL_AUTO == c->calibration_mode && path[0];
     bool cached = auto_mode && read_cache(path, key, cal);
-    if (auto_mode && 0 != c->local_rank && (!cached || cal->samples < CAL_SAMPLES)) {
+    /* Where local rank 0 cannot write the cache (a shared read-only file
+     * an administrator provides), nobody waits for it: a cache of fewer
+     * samples is used as it is, and without one each process measures. */
+    int werr = path[0] ? cache_unwritable(path) : ENOENT;
+    bool writable = 0 == werr;
+    if (auto_mode && !writable && (!cached || cal->samples < CAL_SAMPLES) && 0 == c->local_rank) {
+        MCA_BTL_CMA_VERBOSE(1, "calibration cache %s cannot be written (%s): %s", path, strerror(werr),
+                            cached ? "its values are used as they are" : "every job measures again");
+    }
+    if (auto_mode && writable && 0 != c->local_rank && (!cached || cal->samples < CAL_SAMPLES)) {
         /* Local rank 0 measures and writes the cache; measuring beside it
          * would halve both its memory bandwidth and its CPU on a small
          * node (two ranks on two cores read huge-page copies at half speed
          * and once cached "never").  Its few milliseconds are worth
          * waiting for, up to CAL_WAIT_MS; after that a cache of fewer
          * samples is still a measurement of this machine. */
+        MCA_BTL_CMA_VERBOSE(10, "waiting up to %d ms for local rank 0 to update the calibration cache %s",
+                            CAL_WAIT_MS, path);
         unsigned seen = cached ? cal->samples : 0;
         mca_btl_cma_calibration_t next;
         for (int ms = 0; ms < CAL_WAIT_MS; ms += 2) {
@@ -371,7 +404,7 @@ void mca_btl_cma_calibrate(void)
     }
     /* cached: the values in use came straight from the file. */
     bool merged = false;
-    if (!cached || (0 == c->local_rank && auto_mode && cal->samples < CAL_SAMPLES)) {
+    if (!cached || (0 == c->local_rank && auto_mode && writable && cal->samples < CAL_SAMPLES)) {
         mca_btl_cma_calibration_t fresh;
         measure(&fresh);
         /* A read refused after the probe passed (a limit hit mid-way) is no
@@ -388,8 +421,11 @@ void mca_btl_cma_calibrate(void)
             } else {
                 *cal = fresh;
             }
-            if (path[0] && 0 == c->local_rank) {
-                write_cache(path, key, cal);
+            if (0 == c->local_rank && writable) {
+                int err = write_cache(path, key, cal);
+                if (err) {
+                    MCA_BTL_CMA_VERBOSE(1, "calibration cache %s not written: %s", path, strerror(err));
+                }
             }
         }
     }

@@ -4,8 +4,9 @@
 # seccomp profile writes no cache (and says why at verbosity 1), a cache
 # such a job left behind in older versions (single_copy_gbps 0) is measured
 # again, the first four jobs each measure and the cache keeps each rate's
-# best (so one job on a busy node cannot set the thresholds for good), and a
-# cache of four measurements is reused.
+# best (so one job on a busy node cannot set the thresholds for good), a
+# cache of four measurements is reused, and one that local rank 0 cannot
+# rewrite (a read-only directory) is used without waiting for it.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d)
@@ -68,5 +69,32 @@ job --mca btl_cma_single_copy_min 65536 --mca btl_cma_calibration_file "$cal" --
 grep -q 'calibration (measured' "$dir/out" && fail "measured again although the cache had 4 samples"
 grep -q "calibration (cached in $cal; best of 4 of the 4" "$dir/out" || fail "the cache was not used"
 cmp -s "$cal" "$dir/before" || fail "the final cache was rewritten"
+echo "== 6: a cache local rank 0 cannot rewrite is used at once"
+# A cache of 1 sample makes the other ranks wait up to 500 ms for local
+# rank 0 to measure and rewrite it; in a read-only directory (a file an
+# administrator provides) nobody can, so nobody may wait.  The same cache
+# in a writable directory is the control: there a rank does wait.
+sed 's/^samples .*/samples 1/' "$dir/before" >"$cal"
+job --mca btl_cma_single_copy_min 65536 --mca btl_cma_calibration_file "$cal" --mca btl_cma_verbose 10 \
+    -- protocol_check 4194304 get || fail "job failed"
+grep -q "waiting up to 500 ms for local rank 0 to update the calibration cache $cal" "$dir/out" ||
+    fail "control: no rank waited for a writable 1-sample cache"
+if unshare -m true 2>/dev/null; then
+    mkdir "$dir/ro"
+    sed 's/^samples .*/samples 1/' "$dir/before" >"$dir/ro/calibration"
+    unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift &&
+        exec "$@"' sh "$dir/ro" "$here/run.sh" --mca btl_cma_single_copy_min 65536 \
+        --mca btl_cma_calibration_file "$dir/ro/calibration" --mca btl_cma_verbose 10 \
+        -- protocol_check 4194304 get >"$dir/out" 2>&1 || fail "job with a read-only cache failed"
+    cat "$dir/out"
+    grep -q "calibration cache $dir/ro/calibration cannot be written (Read-only file system): its values are used as they are" \
+        "$dir/out" || fail "local rank 0 did not say that the cache cannot be written"
+    grep -q 'waiting up to' "$dir/out" && fail "a rank waited for a cache nobody can rewrite"
+    [ "$(grep -c "calibration (cached in $dir/ro/calibration; best of 1 of the 4" "$dir/out")" = 2 ] ||
+        fail "the read-only cache was not used by both ranks"
+    grep -q '^samples 1$' "$dir/ro/calibration" || fail "the read-only cache changed"
+else
+    echo "unshare -m not permitted: the read-only part is skipped"
+fi
 [ $rc = 0 ] && echo "PASS"
 exit $rc
