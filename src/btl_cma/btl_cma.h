@@ -204,6 +204,15 @@ typedef struct mca_btl_cma_segment_header_t {
      * after writing to a ring the owner no longer polls (btl_cma_progress.c). */
     uint64_t doorbell[];
 } mca_btl_cma_segment_header_t;
+/* The fewest send descriptors btl_cma_free_list_max may allow.  Descriptors
+ * that complete inside btl_send go straight back to the list, so the ones
+ * out at any moment are those the PML holds between prepare_src and send
+ * (a few per thread) and those queued behind a full ring, which complete
+ * through a callback; the callback is what makes ob1 retry sends it set
+ * aside for lack of a descriptor.  With this many, a failed allocation
+ * means some are queued, so a callback is coming (with 1, a Bsend exchange
+ * hung for good). */
+#define MCA_BTL_CMA_FREE_LIST_MIN 32
 /* Up to this many local ranks every ring is polled on every progress call;
  * beyond it idle rings sleep and wake by doorbell. */
 #define MCA_BTL_CMA_HOT_PEERS_MIN 8

@@ -215,8 +215,9 @@ static int cma_register(void)
                   seg_values, OPAL_INFO_LVL_4, &c->segment_kind);
 
     c->free_list_max = -1;
+    _Static_assert(MCA_BTL_CMA_FREE_LIST_MIN == 32, "the free_list_max description names the minimum");
     register_param("free_list_max",
-                   "Most send descriptors to allocate (-1: unlimited)",
+                   "Most send descriptors to allocate (-1: unlimited; values below 32 are raised to 32)",
                    MCA_BASE_VAR_TYPE_INT, OPAL_INFO_LVL_5, &c->free_list_max);
 
     c->liveness_ms = 200;
@@ -439,6 +440,18 @@ int mca_btl_cma_peer_class(const char *peer_cpuset_list)
     return cls;
 }
 
+/* A parameter the user set to a value that cannot work as given: say what
+ * is used instead and why, once per node (local rank 0; every rank of a
+ * job normally gets the same parameters). */
+static void parameter_adjusted(const char *name, const char *value, const char *used, const char *why)
+{
+    if (0 != mca_btl_cma_component.local_rank) {
+        return;
+    }
+    mca_btl_cma_show_help("parameter adjusted", "on %s, %s = %s cannot work as given; using %s: %s.",
+                          opal_process_info.nodename, name, value, used, why);
+}
+
 static int create_segment(void)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
@@ -460,7 +473,12 @@ static int create_segment(void)
     }
     c->ring_cells = cells;
     uint32_t small = 0;
-    if (c->small_ring_size && c->small_max) {
+    if (c->small_ring_size && c->small_max && c->small_min > c->small_max) {
+        char value[64];
+        snprintf(value, sizeof(value), "%u (btl_cma_small_max %u)", c->small_min, c->small_max);
+        parameter_adjusted("btl_cma_small_min", value, "no small rings",
+                           "no message size lies between the two, so the small rings would only take memory");
+    } else if (c->small_ring_size && c->small_max) {
         small = pow2_at_least(c->small_ring_size / SHM_RING_CELL_SIZE);
         uint32_t need_small = pow2_at_least(
             2 * ((c->small_max + SHM_RING_MSG_HDR_SIZE) / SHM_RING_CELL_SIZE + 1));
@@ -663,6 +681,17 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
         return NULL;
     }
 
+    if (c->free_list_max > 0 && c->free_list_max < MCA_BTL_CMA_FREE_LIST_MIN) {
+        char value[32];
+        snprintf(value, sizeof(value), "%d", c->free_list_max);
+        char used[32];
+        snprintf(used, sizeof(used), "%d", MCA_BTL_CMA_FREE_LIST_MIN);
+        parameter_adjusted("btl_cma_free_list_max", value, used,
+                           "ob1 sets aside a send that finds no descriptor and retries it only when another "
+                           "one completes with a callback, which one that completes at once does not make; "
+                           "with this few descriptors the job can wait for ever");
+        c->free_list_max = MCA_BTL_CMA_FREE_LIST_MIN;
+    }
     size_t buf = m->btl_max_send_size > m->btl_eager_limit ? m->btl_max_send_size : m->btl_eager_limit;
     int rc = opal_free_list_init(&c->frags, sizeof(mca_btl_cma_frag_t), opal_cache_line_size,
                                  OBJ_CLASS(mca_btl_cma_frag_t), buf, opal_cache_line_size, 16,

@@ -253,12 +253,17 @@ int mca_btl_cma_add_procs(struct mca_btl_base_module_t *btl, size_t nprocs, stru
     for (size_t i = 0; i < nprocs; ++i) {
         peers[i] = NULL;
         opal_proc_t *proc = procs[i];
-        if (proc == me || !OPAL_PROC_ON_LOCAL_NODE(proc->proc_flags)) {
-            continue; /* off-node peers are for tcp/ofi; ourselves for self */
+        if (proc == me) {
+            continue; /* ourselves: for self */
         }
+        /* Before the locality test: Open MPI may not know where a process of
+         * another mpirun runs (MPI_Comm_connect), and the hint applies. */
         if (proc->proc_name.jobid != me->proc_name.jobid) {
             foreign_peer(proc);
             continue;
+        }
+        if (!OPAL_PROC_ON_LOCAL_NODE(proc->proc_flags)) {
+            continue; /* off-node peers are for tcp/ofi */
         }
         mca_btl_cma_modex_t *mx = NULL;
         size_t size = 0;

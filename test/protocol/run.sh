@@ -3,7 +3,7 @@
 # build tree's component first on the component path, a time limit so a
 # hang fails instead of blocking, and a check that no file of ours was left
 # in /dev/shm.  Usage: run.sh [--btl LIST] [--deny-cma] [--drop-ptrace] [--expect-warnings N]
-# [--expect-death] [--expect-error TEXT] MPIRUN-ARGS... -- PROGRAM ARGS...
+# [--expect-death] [--expect-error TEXT] [--expect-output TEXT]... MPIRUN-ARGS... -- PROGRAM ARGS...
 set -u
 # The harness runs tests from the build directory (which differs from the
 # source directory in VPATH builds such as make distcheck).
@@ -13,6 +13,8 @@ top=$(cd "$builddir/../.." && pwd)
 pkglib=$(ompi_info --path pkglibdir --parsable | sed -n 's/^path:pkglibdir://p')
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 wrap="" maxwarn="" expect_death="" expect_error="" btl=cma,self
+expect_output_file=$(mktemp)
+trap 'rm -f "$expect_output_file"' EXIT
 while :; do
     case "${1:-}" in
     --btl) btl=$2; shift 2 ;;
@@ -25,6 +27,8 @@ while :; do
     --expect-warnings) maxwarn=$2; shift 2 ;;
     --expect-death) expect_death=1; shift ;;
     --expect-error) expect_error=$2; shift 2 ;;
+    # The output must contain TEXT (repeatable), whatever the exit status.
+    --expect-output) printf '%s\n' "$2" >>"$expect_output_file"; shift 2 ;;
     *) break ;;
     esac
 done
@@ -74,6 +78,11 @@ if [ -n "$maxwarn" ]; then
     fi
     if grep -q 'Read -1, expected' "$out"; then echo "FAIL: per-message error spam"; rc=1; fi
 fi
+while IFS= read -r text; do
+    if ! grep -qF -- "$text" "$out"; then
+        echo "FAIL: the output lacks '$text'"; rc=1
+    fi
+done <"$expect_output_file"
 rm -f "$out"
 after=$(ls /dev/shm | grep -c '^btl_cma\.' || true)
 if [ "$after" -gt "$before" ]; then
