@@ -39,6 +39,7 @@ enum {
     MCA_BTL_CMA_TAG_PUT_ACK = 260,  /* emulated put: all bytes stored        */
     MCA_BTL_CMA_TAG_AMO_REQ = 261,  /* atomic: apply this to your memory     */
     MCA_BTL_CMA_TAG_AMO_RESP = 262, /* atomic: the previous value            */
+    MCA_BTL_CMA_TAG_REFUSED = 263,  /* the target refused a get/put/atomic   */
 };
 
 /* Compare-and-swap travels as one more atomic operation code, outside the

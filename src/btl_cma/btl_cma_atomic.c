@@ -77,6 +77,14 @@ int mca_btl_cma_atomic_apply(void *addr, uint32_t op, uint64_t operand, uint64_t
     if (flags & MCA_BTL_ATOMIC_FLAG_FLOAT) {
         return OPAL_ERR_NOT_SUPPORTED;
     }
+#if !defined(__x86_64__) && !defined(__i386__)
+    /* One-sided MPI allows any displacement; x86 executes a locked
+     * instruction on any address (slowly where it spans two lines), other
+     * CPUs fault on a misaligned one, which would kill this process. */
+    if ((uintptr_t) addr % ((flags & MCA_BTL_ATOMIC_FLAG_32BIT) ? 4 : 8)) {
+        return OPAL_ERR_BAD_PARAM;
+    }
+#endif
     if (flags & MCA_BTL_ATOMIC_FLAG_32BIT) {
         APPLY(uint32_t, int32_t);
         *prev &= 0xffffffffu;

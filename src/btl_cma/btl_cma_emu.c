@@ -54,6 +54,15 @@ typedef struct emu_answer_t {
     uint64_t value;
 } emu_answer_t;
 
+/* REFUSED: the target did not execute the request with this cookie, whose
+ * answer would have come with answer_tag; the origin completes it with
+ * status (an OPAL error code) instead of waiting for ever. */
+typedef struct emu_refusal_t {
+    uint64_t cookie;
+    uint32_t answer_tag;
+    int32_t status;
+} emu_refusal_t;
+
 /* An operation this process issued and awaits an answer for. */
 typedef struct emu_op_t {
     opal_list_item_t super;
@@ -129,9 +138,9 @@ static emu_op_t *op_find(uint64_t cookie, int src, uint16_t tag)
     return NULL;
 }
 
-static void op_complete(emu_op_t *op)
+static void op_complete(emu_op_t *op, int status)
 {
-    op->cbfunc(&mca_btl_cma.super, op->ep, op->local, op->local_handle, op->cbcontext, op->cbdata, OPAL_SUCCESS);
+    op->cbfunc(&mca_btl_cma.super, op->ep, op->local, op->local_handle, op->cbcontext, op->cbdata, status);
     OBJ_RELEASE(op);
 }
 
@@ -276,13 +285,23 @@ static mca_btl_cma_endpoint_t *requester(int src, size_t len, size_t want, const
     return ep;
 }
 
+/* Tell the origin that the request with this cookie was not executed, so
+ * that it fails there instead of waiting for an answer. */
+static void refuse(mca_btl_cma_endpoint_t *ep, uint64_t cookie, uint16_t answer_tag, int status)
+{
+    emu_refusal_t r = {.cookie = cookie, .answer_tag = answer_tag, .status = status};
+    (void) mca_btl_cma_send_ctrl(ep, MCA_BTL_CMA_TAG_REFUSED, &r, sizeof(r), NULL, 0);
+}
+
 static bool admitted(const struct mca_btl_base_registration_handle_t *h, uint64_t addr, uint64_t size, int src,
                      const char *what)
 {
     if (mca_btl_cma_in_bounds(h, addr, size)) {
         return true;
     }
-    opal_output(0, "btl:cma: %s from local rank %d outside its registration refused", what, src);
+    if (what) {
+        opal_output(0, "btl:cma: %s from local rank %d outside its registration refused", what, src);
+    }
     return false;
 }
 
@@ -295,10 +314,12 @@ static void serve_get(int src, const void *data, size_t len)
     }
     memcpy(&req, data, sizeof(req));
     if (!admitted(&req.handle, req.addr, req.size, src, "get request")) {
+        refuse(ep, req.cookie, MCA_BTL_CMA_TAG_GET_DATA, OPAL_ERR_BAD_PARAM);
         return;
     }
     emu_stream_t *s = OBJ_NEW(emu_stream_t);
     if (!s) {
+        refuse(ep, req.cookie, MCA_BTL_CMA_TAG_GET_DATA, OPAL_ERR_OUT_OF_RESOURCE);
         return;
     }
     s->tag = MCA_BTL_CMA_TAG_GET_DATA;
@@ -318,8 +339,16 @@ static void store_put(int src, const void *data, size_t len)
     }
     memcpy(&hdr, data, sizeof(hdr));
     size_t n = len - sizeof(hdr);
-    if (hdr.offset > hdr.total || n > hdr.total - hdr.offset ||
-        !admitted(&hdr.handle, hdr.addr, hdr.total, src, "put")) {
+    if (hdr.offset > hdr.total || n > hdr.total - hdr.offset) {
+        opal_output(0, "btl:cma: malformed put chunk from local rank %d ignored", src);
+        return;
+    }
+    if (!admitted(&hdr.handle, hdr.addr, hdr.total, src, hdr.offset ? NULL : "put")) {
+        /* Every chunk is refused; the last one answers, as a stored put's
+         * last chunk would. */
+        if (hdr.offset + n == hdr.total) {
+            refuse(ep, hdr.cookie, MCA_BTL_CMA_TAG_PUT_ACK, OPAL_ERR_BAD_PARAM);
+        }
         return;
     }
     memcpy((char *) (uintptr_t) (hdr.addr + hdr.offset), (const char *) data + sizeof(hdr), n);
@@ -340,13 +369,18 @@ static void execute_atomic(int src, const void *data, size_t len)
     }
     memcpy(&req, data, sizeof(req));
     size_t width = (req.flags & MCA_BTL_ATOMIC_FLAG_32BIT) ? 4 : 8;
-    if (!admitted(&req.handle, req.addr, width, src, "atomic") || req.addr % width) {
+    if (!admitted(&req.handle, req.addr, width, src, "atomic")) {
+        refuse(ep, req.cookie, MCA_BTL_CMA_TAG_AMO_RESP, OPAL_ERR_BAD_PARAM);
         return;
     }
     emu_answer_t resp = {.cookie = req.cookie};
-    if (OPAL_SUCCESS != mca_btl_cma_atomic_apply((void *) (uintptr_t) req.addr, req.op, req.operand, req.compare,
-                                                 (int) req.flags, &resp.value)) {
-        opal_output(0, "btl:cma: unsupported atomic operation %u from local rank %d refused", req.op, src);
+    int rc = mca_btl_cma_atomic_apply((void *) (uintptr_t) req.addr, req.op, req.operand, req.compare,
+                                      (int) req.flags, &resp.value);
+    if (OPAL_SUCCESS != rc) {
+        opal_output(0, "btl:cma: atomic operation %u on %zu bytes at 0x%" PRIx64 " from local rank %d refused: %s",
+                    req.op, width, req.addr, src,
+                    OPAL_ERR_NOT_SUPPORTED == rc ? "not supported" : "misaligned for this CPU");
+        refuse(ep, req.cookie, MCA_BTL_CMA_TAG_AMO_RESP, rc);
         return;
     }
     (void) mca_btl_cma_send_ctrl(ep, MCA_BTL_CMA_TAG_AMO_RESP, &resp, sizeof(resp), NULL, 0);
@@ -379,7 +413,7 @@ static void receive_get_data(int src, const void *data, size_t len)
     }
     OPAL_THREAD_UNLOCK(&c->lock);
     if (done) {
-        op_complete(op);
+        op_complete(op, OPAL_SUCCESS);
     }
 }
 
@@ -409,7 +443,28 @@ static void receive_answer(uint16_t tag, int src, const void *data, size_t len)
             memcpy(op->local, &ans.value, sizeof(ans.value));
         }
     }
-    op_complete(op);
+    op_complete(op, OPAL_SUCCESS);
+}
+
+static void receive_refusal(int src, const void *data, size_t len)
+{
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    emu_refusal_t r;
+    if (len != sizeof(r)) {
+        return;
+    }
+    memcpy(&r, data, sizeof(r));
+    OPAL_THREAD_LOCK(&c->lock);
+    emu_op_t *op = op_find(r.cookie, src, (uint16_t) r.answer_tag);
+    if (op) {
+        opal_list_remove_item(&c->emu_waiting, &op->super);
+    }
+    OPAL_THREAD_UNLOCK(&c->lock);
+    if (!op) {
+        opal_output(0, "btl:cma: unexpected refusal from local rank %d ignored", src);
+        return;
+    }
+    op_complete(op, r.status < 0 ? r.status : OPAL_ERROR);
 }
 
 void mca_btl_cma_handle_ctrl(uint16_t tag, int src, const void *data, size_t len)
@@ -431,6 +486,9 @@ void mca_btl_cma_handle_ctrl(uint16_t tag, int src, const void *data, size_t len
     case MCA_BTL_CMA_TAG_PUT_ACK:
     case MCA_BTL_CMA_TAG_AMO_RESP:
         receive_answer(tag, src, data, len);
+        break;
+    case MCA_BTL_CMA_TAG_REFUSED:
+        receive_refusal(src, data, len);
         break;
     case MCA_BTL_CMA_TAG_NO_SC:
         c->cannot_read_me[src] = true;

@@ -7,7 +7,8 @@
  * breaks that even when the total happens to match).  Then MPI_MAX, MIN,
  * BOR, BAND, BXOR, REPLACE (a swap chain), NO_OP and MPI_Compare_and_swap
  * (exactly one winner), all checked, and the cma counters must show the
- * atomics went through cma.  Usage: rma_fop [N]
+ * atomics went through cma; then 64-bit sums at odd byte displacements.
+ * Usage: rma_fop [N]
  */
 #include "rmatest.h"
 
@@ -218,6 +219,45 @@ static void other_ops(MPI_Win win)
     rt_log("MAX, MIN, BOR, BAND, BXOR, REPLACE, NO_OP, 32-bit MAX and Compare_and_swap verified");
 }
 
+/* One-sided MPI allows any displacement: 64-bit atomics at byte offsets 3
+ * and 13 of a window with a displacement unit of 1 (one of them crossing
+ * an 8-byte boundary only, none a cache line as the buffer is aligned).
+ * The target once dropped such a request without an answer, and the
+ * origin waited for ever. */
+static void misaligned(int n)
+{
+    static _Alignas(64) unsigned char odd[64];
+    const MPI_Aint at[2] = {3, 13};
+    MPI_Win win;
+    int64_t one = 1, prev, total[2];
+    int i, k;
+
+    memset(odd, 0, sizeof(odd));
+    RT_MPI(MPI_Win_create(odd, sizeof(odd), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &win));
+    RT_MPI(MPI_Win_lock_all(0, win));
+    for (i = 0; i < n; i++)
+        for (k = 0; k < 2; k++)
+            RT_MPI(MPI_Fetch_and_op(&one, &prev, MPI_INT64_T, 0, at[k], MPI_SUM, win));
+    RT_MPI(MPI_Win_unlock_all(win));
+    RT_MPI(MPI_Barrier(MPI_COMM_WORLD));
+    if (rt_rank == 0) {
+        RT_MPI(MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win));
+        RT_MPI(MPI_Win_sync(win));
+        for (k = 0; k < 2; k++)
+            memcpy(&total[k], odd + at[k], sizeof(total[k]));
+        RT_MPI(MPI_Win_unlock(0, win));
+        for (k = 0; k < 2; k++)
+            if (total[k] != (int64_t) n * rt_size)
+                rt_fail("64-bit MPI_SUM at byte displacement %ld left %lld, expected %lld", (long) at[k],
+                        (long long) total[k], (long long) n * rt_size);
+        for (i = 0; i < 3; i++)
+            if (odd[i] || odd[11 + i % 2] || odd[21 + i])
+                rt_fail("a misaligned atomic wrote outside its 8 bytes");
+        rt_log("64-bit atomics at byte displacements 3 and 13 verified");
+    }
+    RT_MPI(MPI_Win_free(&win));
+}
+
 int main(int argc, char **argv)
 {
     rt_traffic_t traffic;
@@ -245,5 +285,6 @@ int main(int argc, char **argv)
     rt_traffic_end(&traffic, "atomics", RT_ATOMIC, 0, 0);
 
     RT_MPI(MPI_Win_free(&win));
+    misaligned(n < 100 ? n : 100);
     return rt_finalize();
 }
