@@ -41,6 +41,7 @@ case $prog-np$np in
 pingpong-np8)    args="-m 16m -n 1" ;;
 pingpong-*)      args= ;;
 semantics-*)     args= ;;
+datatypes-np2)   args= ;;
 big-np2)         args= ;;
 collectives-np16) args="-m 1m -n 1" ;;
 collectives-*)   args= ;;
