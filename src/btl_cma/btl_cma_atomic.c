@@ -101,9 +101,10 @@ static int start(struct mca_btl_base_endpoint_t *ep, void *local, uint64_t remot
                  void *cbdata)
 {
     size_t width = (flags & MCA_BTL_ATOMIC_FLAG_32BIT) ? 4 : 8;
-    if (NULL == ep) {
+    if (NULL == ep || (NULL == remote_handle && mca_btl_cma_mapped_here(remote, width))) {
         /* osc rdma (Open MPI 4.1.4) targets the caller's own window with a
-         * NULL endpoint: the memory is ours, apply the operation here. */
+         * NULL endpoint, and shared memory mapped here with no registration
+         * (mca_btl_cma_mapped_here): apply the operation here. */
         uint64_t prev = 0;
         int arc = mca_btl_cma_atomic_apply((void *) (uintptr_t) remote, op, operand, compare, flags, &prev);
         if (OPAL_SUCCESS != arc) {
@@ -117,7 +118,7 @@ static int start(struct mca_btl_base_endpoint_t *ep, void *local, uint64_t remot
                 memcpy(local, &prev, sizeof(prev));
             }
         }
-        cbfunc(&mca_btl_cma.super, NULL, local, local_handle, cbcontext, cbdata, OPAL_SUCCESS);
+        cbfunc(&mca_btl_cma.super, ep, local, local_handle, cbcontext, cbdata, OPAL_SUCCESS);
         return OPAL_SUCCESS;
     }
     int rc = mca_btl_cma_rdma_admit(ep, remote_handle, remote, width);

@@ -12,6 +12,9 @@
 #include "btl_cma.h"
 #include "btl_cma_endpoint.h"
 
+#include "opal/util/sys_limits.h"
+
+#include <sys/mman.h>
 #include <sys/uio.h>
 
 /* The kernel moves at most 0x7ffff000 bytes per call; chunks of 1 GiB keep
@@ -53,6 +56,30 @@ static inline bool mca_btl_cma_in_bounds(const struct mca_btl_base_registration_
     return h && addr >= h->base && len <= h->size && addr - h->base <= h->size - len;
 }
 
+/* A request that names a peer but no registration: osc rdma (Open MPI
+ * 4.1.4) makes these for the memory of an MPI_Win_allocate window that a
+ * process of this node allocated, passing the address at which that
+ * shared memory is mapped in this process, not in the peer (seen: the
+ * peer's part one page below our own window base, the peer's mapping
+ * elsewhere).  Executing them here, on our own mapping, is what the caller
+ * means, and CPU atomics on shared memory are atomic for every process.
+ * Refusing them sent osc rdma to a fallback that lost compare-and-swap
+ * updates.  The pages of the first and last byte must be mapped here,
+ * else the request is refused as before.  mincore, not a read of our own
+ * memory with process_vm_readv: container seccomp profiles refuse the
+ * latter and allow the former. */
+static inline bool mca_btl_cma_mapped_here(uint64_t addr, size_t size)
+{
+    const uint64_t page = (uint64_t) opal_getpagesize();
+    unsigned char vec;
+    uint64_t last = addr + (size ? size - 1 : 0);
+    if (last < addr) {
+        return false;
+    }
+    return 0 == mincore((void *) (uintptr_t) (addr & ~(page - 1)), 1, &vec) &&
+           0 == mincore((void *) (uintptr_t) (last & ~(page - 1)), 1, &vec);
+}
+
 /* What every get and put checks before touching the kernel: the peer is
  * alive and the request lies inside the registration the peer sent. */
 static inline int mca_btl_cma_rdma_admit(const struct mca_btl_base_endpoint_t *ep,
@@ -91,13 +118,15 @@ static inline int mca_btl_cma_transfer(struct mca_btl_base_module_t *btl, struct
                                        mca_btl_base_rdma_completion_fn_t cbfunc, void *cbcontext, void *cbdata,
                                        const bool write)
 {
-    if (OPAL_UNLIKELY(NULL == ep)) {
+    if (OPAL_UNLIKELY(NULL == ep || (NULL == remote_handle && mca_btl_cma_mapped_here(remote, size)))) {
+        /* Our own memory (osc rdma passes no endpoint for it), or shared
+         * memory mapped here (see mca_btl_cma_mapped_here). */
         if (write) {
             memmove((void *) (uintptr_t) remote, local, size);
         } else {
             memmove(local, (const void *) (uintptr_t) remote, size);
         }
-        cbfunc(btl, NULL, local, local_handle, cbcontext, cbdata, OPAL_SUCCESS);
+        cbfunc(btl, ep, local, local_handle, cbcontext, cbdata, OPAL_SUCCESS);
         return OPAL_SUCCESS;
     }
     int rc = mca_btl_cma_rdma_admit(ep, remote_handle, remote, size);

@@ -1,7 +1,7 @@
 /*
  * Windows whose memory MPI allocates keep working with the cma BTL in the
  * job: MPI_Win_allocate (fence puts and gets of 1 B to 1 MiB, then
- * fetch-and-add under lock_all) and MPI_Win_allocate_shared (direct loads
+ * fetch-and-add and compare-and-swap counters under lock_all) and MPI_Win_allocate_shared (direct loads
  * and stores through MPI_Win_shared_query pointers, plus MPI_Put, MPI_Get
  * and MPI_Fetch_and_op).  Open MPI serves these with shared memory of its
  * own (osc sm, or osc rdma's shared segment), so the cma counters are
@@ -22,13 +22,15 @@ static void allocate(void)
     size_t len = 1048576 + 64, k;
     int n = rt_size, right = (rt_rank + 1) % n, left = (rt_rank + n - 1) % n, i;
     unsigned char *w, *o = rt_malloc(len), *g = rt_malloc(len);
-    int64_t one = 1, prev, *ctr;
+    int64_t one = 1, prev, *ctr, *ctr2;
     MPI_Win win;
 
     RT_MPI(MPI_Win_allocate((MPI_Aint) len, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &w, &win));
     ctr = (int64_t *) (w + len - 8);
+    ctr2 = (int64_t *) (w + len - 16);
     RT_MPI(MPI_Win_fence(0, win));
     *ctr = 0;
+    *ctr2 = 0;
     for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
         size_t s = sizes[k];
 
@@ -49,6 +51,21 @@ static void allocate(void)
         RT_MPI(MPI_Fetch_and_op(&one, &prev, MPI_INT64_T, 0, (MPI_Aint) (len - 8), MPI_SUM, win));
         RT_MPI(MPI_Win_flush(0, win));
     }
+    /* The same count with compare-and-swap loops: osc rdma hands the other
+     * ranks' operations on rank 0's part to the BTL without a registration
+     * (the address being their own mapping of it), and once cma refused
+     * them, its fallback lost updates. */
+    for (i = 0; i < FOPS; i++) {
+        int64_t seen = 0, next, got;
+        for (;;) {
+            next = seen + 1;
+            RT_MPI(MPI_Compare_and_swap(&next, &seen, &got, MPI_INT64_T, 0, (MPI_Aint) (len - 16), win));
+            RT_MPI(MPI_Win_flush(0, win));
+            if (got == seen)
+                break;
+            seen = got;
+        }
+    }
     RT_MPI(MPI_Win_unlock_all(win));
     RT_MPI(MPI_Barrier(MPI_COMM_WORLD));
     if (rt_rank == 0) {
@@ -56,11 +73,14 @@ static void allocate(void)
         RT_MPI(MPI_Win_sync(win));
         if (*ctr != (int64_t) FOPS * n)
             rt_fail("MPI_Win_allocate: %d ranks x %d fetch-and-add left %lld", n, FOPS, (long long) *ctr);
+        if (*ctr2 != (int64_t) FOPS * n)
+            rt_fail("MPI_Win_allocate: %d ranks x %d compare-and-swap increments left %lld (lost updates)", n,
+                    FOPS, (long long) *ctr2);
         RT_MPI(MPI_Win_unlock(0, win));
     }
     RT_MPI(MPI_Win_free(&win));
     free(o), free(g);
-    rt_log("MPI_Win_allocate: fence puts/gets and fetch-and-add verified");
+    rt_log("MPI_Win_allocate: fence puts/gets, fetch-and-add and compare-and-swap verified");
 }
 
 static void allocate_shared(void)

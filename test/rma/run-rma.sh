@@ -154,6 +154,12 @@ elif [ "$rc" != 0 ]; then
 else
     echo "run-rma.sh: exit 0 after $elapsed s"
 fi
+if [ -z "$expect_fail" ] && grep -q 'btl:cma: refused' "$out"; then
+    # A correct program's one-sided operations are never refused.
+    echo "run-rma.sh: FAIL: cma refused one-sided requests of a correct program:"
+    grep -m 3 'btl:cma: refused' "$out"
+    status=1
+fi
 if [ "$mode" = deny ] && [ "$status" = 0 ]; then
     # One warning per node, and no per-transfer noise.
     n=$(grep -c 'cannot read the memory of another process' "$out")
