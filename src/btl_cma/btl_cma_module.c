@@ -139,9 +139,10 @@ static mca_btl_cma_endpoint_t *create_endpoint(struct opal_proc_t *proc, const m
     int rc = shm_segment_attach(&ep->segment, &mx->segment, &err);
     if (rc != 0) {
         mca_btl_cma_show_help("segment attach failed",
-                              "cannot attach the shared receive segment of process %d on %s: %s. Fix: set "
-                              "'--mca btl_cma_segment posix' (a /dev/shm file instead of a descriptor), or "
-                              "exclude cma with '--mca btl ^cma'.",
+                              "cannot attach the shared receive segment of process %d on %s: %s. Fix: with "
+                              "memfd segments set '--mca btl_cma_segment posix'; with posix segments keep "
+                              "/dev/shm/btl_cma.* files from being removed while jobs start; or exclude cma "
+                              "with '--mca btl ^cma'.",
                               (int) ep->pid, opal_process_info.nodename, err.msg);
         OBJ_RELEASE(ep);
         return NULL;

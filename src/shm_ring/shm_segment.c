@@ -6,7 +6,8 @@
  * creator's descriptors (non-dumpable process, Yama, seccomp), a POSIX shm
  * name is used instead; its creator writes an attach counter into the
  * segment's first bytes and the last expected peer to attach removes the
- * name, and any creator removes names whose creating process is gone.
+ * name, and any creator removes names whose creating process is gone (in
+ * its own PID namespace, which the name records).
  */
 #define _GNU_SOURCE
 #include "shm_ring.h"
@@ -126,10 +127,25 @@ static int map_segment(shm_segment_t *seg, int fd, size_t size, shm_error_t *err
     return 0;
 }
 
+/* This process's PID namespace (the inode of /proc/self/ns/pid), or 0 when
+ * it cannot be known.  It is part of every POSIX segment name: a pid means
+ * something only inside its namespace, and containers that share /dev/shm
+ * (docker --ipc=host, the containers of a Kubernetes pod) each have their
+ * own, where another one's live creator looks gone. */
+static unsigned long pid_namespace(void)
+{
+    struct stat st;
+    return stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long) st.st_ino : 0;
+}
+
 /* Remove POSIX segment names whose creator no longer exists.  Only names of
- * our own prefix and owned by us are touched. */
+ * our own prefix, owned by us and made in our PID namespace are touched. */
 static void reap_stale_names(void)
 {
+    unsigned long ns = pid_namespace();
+    if (ns == 0) {
+        return; /* a name's creator cannot be judged */
+    }
     DIR *d = opendir("/dev/shm");
     if (!d) {
         return;
@@ -140,17 +156,21 @@ static void reap_stale_names(void)
         if (strncmp(de->d_name, POSIX_PREFIX, strlen(POSIX_PREFIX)) != 0) {
             continue;
         }
-        /* btl_cma.<tag>.<pid>.<serial> */
-        const char *last = strrchr(de->d_name, '.');
-        if (!last || last == de->d_name) {
+        /* btl_cma.<tag>.<pid namespace, hex>.<pid>.<serial> */
+        const char *dot[3] = {NULL, NULL, NULL};
+        const char *q = de->d_name + strlen(de->d_name);
+        for (int k = 0; k < 3 && q > de->d_name;) {
+            if (*--q == '.') {
+                dot[k++] = q;
+            }
+        }
+        if (!dot[2]) {
             continue;
         }
-        const char *p = last - 1;
-        while (p > de->d_name && *p != '.') {
-            --p;
-        }
-        long pid = strtol(p + 1, NULL, 10);
-        if (pid <= 0) {
+        char *end;
+        unsigned long their_ns = strtoul(dot[2] + 1, &end, 16);
+        long pid = strtol(dot[1] + 1, NULL, 10);
+        if (end != dot[1] || their_ns != ns || pid <= 0) {
             continue;
         }
         char path[300];
@@ -195,8 +215,8 @@ static int create_posix(shm_segment_t *seg, size_t size, unsigned flags, uint32_
 {
     static _Atomic unsigned serial;
     reap_stale_names();
-    snprintf(seg->name, sizeof(seg->name), "/" POSIX_PREFIX "%.16s.%d.%u", tag ? tag : "seg", (int) getpid(),
-             atomic_fetch_add(&serial, 1));
+    snprintf(seg->name, sizeof(seg->name), "/" POSIX_PREFIX "%.16s.%lx.%d.%u", tag ? tag : "seg", pid_namespace(),
+             (int) getpid(), atomic_fetch_add(&serial, 1));
     int fd = shm_open(seg->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         int e = errno;

@@ -10,9 +10,11 @@
  * shm_segment_create must reap - while a live creator's name survives.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -205,6 +207,41 @@ static void test_stale_name_reaped(void)
     test_shm_assert_clean();
 }
 
+/* Names of dead creators in another PID namespace (a container sharing
+ * /dev/shm, where a live creator's pid means nothing to us) are never
+ * reaped; a dead creator's name in our namespace is.  The names are made
+ * by hand in the format shm_segment.c uses, with a pid that exists in no
+ * namespace here. */
+static void test_other_namespace_kept(void)
+{
+    struct stat ns;
+    CHECK(stat("/proc/self/ns/pid", &ns) == 0);
+    pid_t gone = fork();
+    CHECK(gone >= 0);
+    if (gone == 0) {
+        _exit(0);
+    }
+    test_wait_ok(gone);
+    char ours[SHM_SEGMENT_NAME_MAX], theirs[SHM_SEGMENT_NAME_MAX];
+    snprintf(ours, sizeof(ours), "/btl_cma.%s.%lx.%d.7", test_tag(), (unsigned long) ns.st_ino, (int) gone);
+    snprintf(theirs, sizeof(theirs), "/btl_cma.%s.%lx.%d.7", test_tag(), (unsigned long) ns.st_ino ^ 0x5a5a,
+             (int) gone);
+    for (int i = 0; i < 2; ++i) {
+        int fd = shm_open(i ? theirs : ours, O_RDWR | O_CREAT | O_EXCL, 0600);
+        CHECK(fd >= 0);
+        close(fd);
+    }
+    shm_segment_t seg;
+    shm_error_t err;
+    CHECK_MSG(shm_segment_create(&seg, 4096, SHM_SEGMENT_POSIX, 0, 1, test_tag(), &err) == 0, "%s", err.msg);
+    CHECK(!test_shm_exists(ours));
+    CHECK(test_shm_exists(theirs));
+    shm_segment_detach(&seg);
+    CHECK(shm_unlink(theirs) == 0);
+    printf("  dead creator's %s reaped, other namespace's %s kept\n", ours, theirs);
+    test_shm_assert_clean();
+}
+
 int main(void)
 {
     test_init("t_kill", 60);
@@ -215,6 +252,7 @@ int main(void)
         test_killed_by_other(sh, 0x4b222 + i);
     }
     test_stale_name_reaped();
+    test_other_namespace_kept();
     munmap(sh, sizeof(*sh));
     return test_pass();
 }
