@@ -200,11 +200,13 @@ typedef struct mca_btl_cma_modex_t {
 typedef struct mca_btl_cma_segment_header_t {
     uint32_t sc_warned; /* the single-copy warning was printed on this node */
     uint32_t finalized; /* the owner went through MPI_Finalize: its exit is no failure */
-    uint32_t pad[14];
+    uint64_t failure_told; /* bit i: local rank i's failure was reported on this node */
+    uint32_t pad[12];
     /* On a line of its own: bit i of the doorbell is set by local rank i
      * after writing to a ring the owner no longer polls (btl_cma_progress.c). */
     uint64_t doorbell[];
 } mca_btl_cma_segment_header_t;
+_Static_assert(offsetof(mca_btl_cma_segment_header_t, doorbell) == 64, "the doorbell words start a line");
 /* The fewest send descriptors btl_cma_free_list_max may allow.  Descriptors
  * that complete inside btl_send go straight back to the list, so the ones
  * out at any moment are those the PML holds between prepare_src and send

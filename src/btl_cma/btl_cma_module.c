@@ -339,8 +339,22 @@ void mca_btl_cma_peer_failed(mca_btl_cma_endpoint_t *ep, const char *why)
         return;
     }
     ep->failed = true;
+    /* Every survivor on the node sees the failure; one of them tells the
+     * user (a bit per dead local rank in local rank 0's segment, which
+     * stays mapped here even when rank 0 is the one that died). */
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    void *base = 0 == c->local_rank ? c->segment.base : c->peers[0] ? c->peers[0]->segment.base : NULL;
+    if (base && ep->local_rank >= 0 && ep->local_rank < 64) {
+        uint64_t bit = (uint64_t) 1 << ep->local_rank;
+        if (__atomic_fetch_or(&MCA_BTL_CMA_SEGMENT_HEADER(base)->failure_told, bit, __ATOMIC_RELAXED) & bit) {
+            MCA_BTL_CMA_VERBOSE(1, "local peer process %d failed: %s (reported by another process)", (int) ep->pid,
+                                why);
+            goto tell_pml;
+        }
+    }
     mca_btl_cma_show_help("peer failed", "local peer process %d (%s) on %s failed: %s.", (int) ep->pid,
                           ep->proc ? OPAL_NAME_PRINT(ep->proc->proc_name) : "?", opal_process_info.nodename, why);
+tell_pml:
     if (mca_btl_cma.error_cb) {
         mca_btl_cma.error_cb(&mca_btl_cma.super, MCA_BTL_ERROR_FLAGS_FATAL, ep->proc, (char *) why);
     }

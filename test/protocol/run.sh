@@ -1,8 +1,8 @@
 #!/bin/sh
-# Runs one protocol test: mpirun with 2 ranks through "cma,self" (or --btl LIST), the
+# Runs one protocol test: mpirun with 2 ranks (or --np N) through "cma,self" (or --btl LIST), the
 # build tree's component first on the component path, a time limit so a
 # hang fails instead of blocking, and a check that no file of ours was left
-# in /dev/shm.  Usage: run.sh [--btl LIST] [--deny-cma] [--drop-ptrace] [--expect-warnings N]
+# in /dev/shm.  Usage: run.sh [--btl LIST] [--np N] [--deny-cma] [--drop-ptrace] [--expect-warnings N]
 # [--expect-death] [--expect-error TEXT] [--expect-output TEXT]... MPIRUN-ARGS... -- PROGRAM ARGS...
 set -u
 # The harness runs tests from the build directory (which differs from the
@@ -12,12 +12,13 @@ top=$(cd "$builddir/../.." && pwd)
 : "${MPIRUN:=mpirun.openmpi}"
 pkglib=$(ompi_info --path pkglibdir --parsable | sed -n 's/^path:pkglibdir://p')
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-wrap="" maxwarn="" expect_death="" expect_error="" btl=cma,self
+wrap="" maxwarn="" expect_death="" expect_error="" btl=cma,self np=2
 expect_output_file=$(mktemp)
 trap 'rm -f "$expect_output_file"' EXIT
 while :; do
     case "${1:-}" in
     --btl) btl=$2; shift 2 ;;
+    --np) np=$2; shift 2 ;;
     --deny-cma) wrap="$wrap $builddir/deny_cma"; shift ;;
     --drop-ptrace)
         # root's CAP_SYS_PTRACE overrides non-dumpability: drop it so the
@@ -39,7 +40,7 @@ prog=$1; shift
 before=$(ls /dev/shm | grep -c '^btl_cma\.' || true)
 out=$(mktemp)
 start=$(date +%s)
-timeout 120 $MPIRUN -np 2 --bind-to none --mca pml ob1 --mca btl "$btl" \
+timeout 120 $MPIRUN -np "$np" --bind-to none --mca pml ob1 --mca btl "$btl" \
     --mca mca_base_component_path "$top/src/btl_cma/.libs:$pkglib" $mca \
     $wrap "$builddir/$prog" "$@" >"$out" 2>&1
 rc=$?
