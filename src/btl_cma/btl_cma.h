@@ -129,6 +129,9 @@ typedef struct mca_btl_cma_component_t {
     int free_list_max;
     unsigned int liveness_ms;
     int yield_idle;
+    bool yield_auto;        /* yield_idle was -1: decided from the CPUs the local ranks may use */
+    void *job_cpus;         /* hwloc_bitmap_t: union of this process's and its peers' CPU sets */
+    bool job_cpus_unknown;  /* some local rank's set was not published */
     int calibration_mode;
     char *calibration_file;
     mca_btl_cma_calibration_t calibration;
@@ -331,6 +334,12 @@ int mca_btl_cma_peer_class(const char *peer_cpuset_list);
 
 /* btl_cma_component.c */
 bool mca_btl_cma_help_available(void);
+/* yield_idle -1: add a peer's published CPU set (hwloc list, "" if it
+ * published none) to the node's, then decide whether the local ranks
+ * outnumber the CPUs they may run on. */
+void mca_btl_cma_note_peer_cpus(const char *cpuset_list);
+void mca_btl_cma_decide_yield(void);
+
 /* Unmap and free everything btl_init created (also on its failure paths). */
 void mca_btl_cma_component_release(void);
 

@@ -282,6 +282,8 @@ int mca_btl_cma_add_procs(struct mca_btl_base_module_t *btl, size_t nprocs, stru
         if (!ep) {
             ep = create_endpoint(proc, mx);
             c->peers[mx->local_rank] = ep;
+            mx->cpuset[sizeof(mx->cpuset) - 1] = '\0';
+            mca_btl_cma_note_peer_cpus(mx->cpuset);
         }
         free(mx);
         if (ep) {
@@ -291,6 +293,7 @@ int mca_btl_cma_add_procs(struct mca_btl_base_module_t *btl, size_t nprocs, stru
             }
         }
     }
+    mca_btl_cma_decide_yield();
     OPAL_THREAD_UNLOCK(&c->lock);
     return OPAL_SUCCESS;
 }
