@@ -226,16 +226,20 @@ static int cma_register(void)
                    "within about this time; 0 disables)",
                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, OPAL_INFO_LVL_5, &c->liveness_ms);
 
-    /* 0 by default: when ranks outnumber cores Open MPI's own
-     * mpi_yield_when_idle already yields on every empty progress call, and
-     * a second yield of ours only added system calls to the latency
-     * (64 oversubscribed ranks: 0.59 -> 0.46 us at 0 B, bench/scale). */
-    c->yield_idle = 0;
+    /* Automatic by default: yield only where the local ranks outnumber the
+     * CPUs they may use and Open MPI does not yield by itself.  mpirun
+     * sets mpi_yield_when_idle when it knows the node is oversubscribed,
+     * and a second yield of ours then only added system calls to the
+     * latency (64 oversubscribed ranks: 0.59 -> 0.46 us at 0 B without
+     * it, bench/scale); it does not know of taskset or a container's CPU
+     * set (two ranks on one CPU: 9.2 s for t-oversub's loops without a
+     * yield, 0.4 s with). */
+    c->yield_idle = -1;
     register_param("yield_idle",
                    "Call sched_yield() after this many consecutive progress calls that found nothing (0: "
-                   "never, leaving it to Open MPI's mpi_yield_when_idle; -1: 64 when the local ranks outnumber "
-                   "the CPUs they may run on (their bindings and affinity masks, so taskset and container "
-                   "CPU sets count), else never)",
+                   "never; -1: 64 when the local ranks outnumber the CPUs they may run on (their bindings and "
+                   "affinity masks, so taskset and container CPU sets count) and Open MPI's "
+                   "mpi_yield_when_idle is off, else never)",
                    MCA_BASE_VAR_TYPE_INT, OPAL_INFO_LVL_5, &c->yield_idle);
 
     static const mca_base_var_enum_value_t cal_values[] = {{MCA_BTL_CMA_CAL_AUTO, "auto"},

@@ -13,6 +13,8 @@
 #include "btl_cma.h"
 #include "btl_cma_endpoint.h"
 
+#include "opal/runtime/opal_progress.h"
+
 #include <sched.h>
 #include <time.h>
 
@@ -217,7 +219,12 @@ int mca_btl_cma_component_progress(void)
             check_liveness(c);
         }
     }
-    if (c->yield_idle > 0 && c->idle_polls % (unsigned) c->yield_idle == 0) {
+    /* Under the automatic policy, not when Open MPI already yields on every
+     * idle progress call (mpi_yield_when_idle, which mpirun sets when it
+     * knows the node is oversubscribed): a second yield only added system
+     * calls (bench/scale). */
+    if (c->yield_idle > 0 && c->idle_polls % (unsigned) c->yield_idle == 0 &&
+        !(c->yield_auto && opal_progress_yield_when_idle)) {
         sched_yield();
     }
     return 0;

@@ -636,7 +636,7 @@ static void report_topology(const struct doctor_topo *t, const struct doctor_sys
                        "%ld ranks on %ld online CPUs: oversubscribed; %s, and latency rises with every rank that "
                        "waits for a CPU",
                        ranks, cpus,
-                       yield < 0    ? "cma's progress yields the CPU after 64 idle polls (btl_cma_yield_idle -1)"
+                       yield < 0    ? "cma's progress yields the CPU after 64 idle polls where Open MPI does not yield by itself (btl_cma_yield_idle -1)"
                        : yield == 0 ? "btl_cma_yield_idle is 0, so idle ranks never yield the CPU"
                                     : "cma's progress yields after btl_cma_yield_idle idle polls");
     } else {
