@@ -187,6 +187,9 @@ static bool read_cache(const char *path, const char *key, mca_btl_cma_calibratio
         return false;
     }
     *cal = c;
+    if (cal->samples > CAL_SAMPLES) {
+        cal->samples = CAL_SAMPLES; /* an edited file: it is final */
+    }
     cal->from_cache = true;
     return true;
 }
@@ -207,13 +210,26 @@ static void cache_dir(const char *path, char *dir, size_t len)
 
 /* 0 when this process can replace the cache, else why not.  It writes a
  * new file and renames it over the old one, so what counts is the
- * directory (one that does not exist yet is created then), not the file's
- * own mode. */
+ * directory, not the file's own mode. */
 static int cache_unwritable(const char *path)
 {
     char dir[PATH_MAX];
     cache_dir(path, dir, sizeof(dir));
-    return 0 == access(dir, W_OK) || ENOENT == errno ? 0 : errno;
+    /* A directory still to be created: what counts is the nearest one that
+     * exists, in which it would be made. */
+    while (0 != access(dir, F_OK) && ENOENT == errno) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) {
+            snprintf(dir, sizeof(dir), ".");
+            break;
+        }
+        if (slash == dir) {
+            dir[1] = '\0';
+            break;
+        }
+        *slash = '\0';
+    }
+    return 0 == access(dir, W_OK) ? 0 : errno;
 }
 
 /* 0, or the errno that kept the cache from being written. */
@@ -221,14 +237,19 @@ static int write_cache(const char *path, const char *key, const mca_btl_cma_cali
 {
     char dir[PATH_MAX], tmp[PATH_MAX + 32];
     cache_dir(path, dir, sizeof(dir));
-    /* mkdir -p of at most two levels (~/.cache/btl-cma) */
+    /* mkdir -p of at most two levels (~/.cache/btl-cma); a failure other
+     * than "exists" is the cause to report. */
     char *mid = strrchr(dir, '/');
     if (mid && mid != dir) {
         *mid = '\0';
-        (void) mkdir(dir, 0700);
+        if (mkdir(dir, 0700) != 0 && EEXIST != errno) {
+            return errno;
+        }
         *mid = '/';
     }
-    (void) mkdir(dir, 0700);
+    if (mkdir(dir, 0700) != 0 && EEXIST != errno) {
+        return errno;
+    }
     /* Write then rename: concurrent jobs never see half a file. */
     snprintf(tmp, sizeof(tmp), "%s.%d", path, (int) getpid());
     FILE *f = fopen(tmp, "w");
@@ -369,6 +390,10 @@ void mca_btl_cma_calibrate(void)
         snprintf(path, sizeof(path), "%s", c->calibration_file);
     } else {
         default_cache_path(path, sizeof(path));
+    }
+    if (!path[0]) {
+        MCA_BTL_CMA_VERBOSE(1, "no calibration cache: neither XDG_CACHE_HOME nor HOME is set (set "
+                               "btl_cma_calibration_file to keep one); every job measures");
     }
     bool auto_mode = MCA_BTL_CMA_CAL_AUTO == c->calibration_mode && path[0];
     bool cached = auto_mode && read_cache(path, key, cal);
