@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -183,8 +184,10 @@ static void test_posix_nattach(uint32_t nattach)
     CHECK_EQ(seg.nattach, nattach);
     char name[SHM_SEGMENT_NAME_MAX];
     memcpy(name, seg.name, sizeof(name));
-    char prefix[64];
-    snprintf(prefix, sizeof(prefix), "/btl_cma.%s.%d.", test_tag(), (int) getpid());
+    char prefix[96];
+    struct stat ns;
+    CHECK(stat("/proc/self/ns/pid", &ns) == 0);
+    snprintf(prefix, sizeof(prefix), "/btl_cma.%s.%lx.%d.", test_tag(), (unsigned long) ns.st_ino, (int) getpid());
     CHECK_MSG(strncmp(name, prefix, strlen(prefix)) == 0, "name %s", name);
     CHECK(test_shm_exists(name));
     CHECK_EQ(test_shm_count(test_tag()), 1);
