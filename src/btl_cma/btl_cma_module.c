@@ -2,9 +2,8 @@
  * The cma module: its function table and the life of endpoints.  add_procs
  * claims exactly the peers that Open MPI says share this node, belong to
  * this job and published a cma modex entry, attaches each one's receive
- * segment, takes
- * the producer side of our ring in it, and probes once whether
- * process_vm_readv on that peer is permitted.  del_procs and finalize undo
+ * segment, takes the producer side of our ring in it, and probes once
+ * whether process_vm_readv on that peer is permitted.  del_procs and finalize undo
  * it all, so nothing stays mapped or open after MPI_Finalize.
  */
 #include "btl_cma.h"
@@ -347,17 +346,18 @@ void mca_btl_cma_peer_failed(mca_btl_cma_endpoint_t *ep, const char *why)
      * stays mapped here even when rank 0 is the one that died). */
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
     void *base = 0 == c->local_rank ? c->segment.base : c->peers[0] ? c->peers[0]->segment.base : NULL;
+    bool reported = false;
     if (base && ep->local_rank >= 0 && ep->local_rank < 64) {
         uint64_t bit = (uint64_t) 1 << ep->local_rank;
-        if (__atomic_fetch_or(&MCA_BTL_CMA_SEGMENT_HEADER(base)->failure_told, bit, __ATOMIC_RELAXED) & bit) {
-            MCA_BTL_CMA_VERBOSE(1, "local peer process %d failed: %s (reported by another process)", (int) ep->pid,
-                                why);
-            goto tell_pml;
-        }
+        reported = __atomic_fetch_or(&MCA_BTL_CMA_SEGMENT_HEADER(base)->failure_told, bit, __ATOMIC_RELAXED) & bit;
     }
-    mca_btl_cma_show_help("peer failed", "local peer process %d (%s) on %s failed: %s.", (int) ep->pid,
-                          ep->proc ? OPAL_NAME_PRINT(ep->proc->proc_name) : "?", opal_process_info.nodename, why);
-tell_pml:
+    if (reported) {
+        MCA_BTL_CMA_VERBOSE(1, "local peer process %d failed: %s (reported by another process)", (int) ep->pid, why);
+    } else {
+        mca_btl_cma_show_help("peer failed", "local peer process %d (%s) on %s failed: %s.", (int) ep->pid,
+                              ep->proc ? OPAL_NAME_PRINT(ep->proc->proc_name) : "?", opal_process_info.nodename,
+                              why);
+    }
     if (mca_btl_cma.error_cb) {
         mca_btl_cma.error_cb(&mca_btl_cma.super, MCA_BTL_ERROR_FLAGS_FATAL, ep->proc, (char *) why);
     }
