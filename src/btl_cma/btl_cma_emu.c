@@ -417,20 +417,28 @@ static void receive_get_data(int src, const void *data, size_t len)
     }
 }
 
-static void receive_answer(uint16_t tag, int src, const void *data, size_t len)
+/* The awaited operation an answer completes, taken off the table; NULL
+ * when none matches. */
+static emu_op_t *op_take(uint64_t cookie, int src, uint16_t tag)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    OPAL_THREAD_LOCK(&c->lock);
+    emu_op_t *op = op_find(cookie, src, tag);
+    if (op) {
+        opal_list_remove_item(&c->emu_waiting, &op->super);
+    }
+    OPAL_THREAD_UNLOCK(&c->lock);
+    return op;
+}
+
+static void receive_answer(uint16_t tag, int src, const void *data, size_t len)
+{
     emu_answer_t ans;
     if (len != sizeof(ans)) {
         return;
     }
     memcpy(&ans, data, sizeof(ans));
-    OPAL_THREAD_LOCK(&c->lock);
-    emu_op_t *op = op_find(ans.cookie, src, tag);
-    if (op) {
-        opal_list_remove_item(&c->emu_waiting, &op->super);
-    }
-    OPAL_THREAD_UNLOCK(&c->lock);
+    emu_op_t *op = op_take(ans.cookie, src, tag);
     if (!op) {
         opal_output(0, "btl:cma: unexpected answer %u from local rank %d ignored", tag, src);
         return;
@@ -448,18 +456,12 @@ static void receive_answer(uint16_t tag, int src, const void *data, size_t len)
 
 static void receive_refusal(int src, const void *data, size_t len)
 {
-    mca_btl_cma_component_t *c = &mca_btl_cma_component;
     emu_refusal_t r;
     if (len != sizeof(r)) {
         return;
     }
     memcpy(&r, data, sizeof(r));
-    OPAL_THREAD_LOCK(&c->lock);
-    emu_op_t *op = op_find(r.cookie, src, (uint16_t) r.answer_tag);
-    if (op) {
-        opal_list_remove_item(&c->emu_waiting, &op->super);
-    }
-    OPAL_THREAD_UNLOCK(&c->lock);
+    emu_op_t *op = op_take(r.cookie, src, (uint16_t) r.answer_tag);
     if (!op) {
         opal_output(0, "btl:cma: unexpected refusal from local rank %d ignored", src);
         return;
