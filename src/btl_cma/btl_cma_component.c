@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -485,13 +486,14 @@ int mca_btl_cma_peer_class(const char *peer_cpuset_list)
     return cls;
 }
 
-/* "never" for SIZE_MAX (a threshold no message reaches), else "N bytes". */
+/* "never" for SIZE_MAX (a threshold no message reaches), else "from N
+ * bytes". */
 static const char *size_words(char *buf, size_t len, size_t bytes)
 {
     if (SIZE_MAX == bytes) {
         snprintf(buf, len, "never");
     } else {
-        snprintf(buf, len, "%zu bytes", bytes);
+        snprintf(buf, len, "from %zu bytes", bytes);
     }
     return buf;
 }
@@ -572,6 +574,15 @@ static int create_segment(void)
                               "disabled in this process; lower btl_cma_ring_size or fix the cause above.",
                               opal_process_info.nodename, sz, err.msg);
         return OPAL_ERR_OUT_OF_RESOURCE;
+    }
+    if (SHM_SEGMENT_POSIX == c->segment.kind && NULL != opal_pmix.register_cleanup) {
+        /* The name goes once every peer attached; a job interrupted before
+         * that (Ctrl-C during MPI_Init, a failed start) would leave it in
+         * /dev/shm until another job's creation reaped it.  The local
+         * daemon removes what is registered here when the job ends. */
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "/dev/shm%s", c->segment.name);
+        (void) opal_pmix.register_cleanup(path, false, false, false);
     }
     c->rx = calloc((size_t) c->nlocal, sizeof(*c->rx));
     c->rx_lock = calloc((size_t) c->nlocal, sizeof(*c->rx_lock));
@@ -735,6 +746,19 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
         (void) prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
     }
 
+    /* A pidfd per peer tells a dead peer from a reused pid, but under a
+     * low descriptor limit it took the descriptors that attaching the
+     * peers' segments and Open MPI itself need (32 ranks under ulimit -n 32
+     * failed in MPI_Init, vader ran): keep them only with room to spare. */
+    struct rlimit nofile;
+    c->keep_pidfds = 0 != getrlimit(RLIMIT_NOFILE, &nofile) || RLIM_INFINITY == nofile.rlim_cur ||
+                     nofile.rlim_cur >= (rlim_t) (2 * c->nlocal + 256);
+    if (!c->keep_pidfds) {
+        MCA_BTL_CMA_VERBOSE(1, "descriptor limit %llu is low for %d local ranks: peers are watched with kill(), "
+                               "keeping no pidfd",
+                            (unsigned long long) nofile.rlim_cur, c->nlocal);
+    }
+
     read_binding(c);
     if (OPAL_SUCCESS != create_segment()) {
         mca_btl_cma_component_release();
@@ -782,7 +806,7 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
         snprintf(yield, sizeof(yield), c->yield_idle ? "after %d idle polls" : "never", c->yield_idle);
     }
     MCA_BTL_CMA_VERBOSE(1,
-                        "eager %zu, max send %zu, single copy %s from %s (%s on huge pages%s%s), "
+                        "eager %zu, max send %zu, single copy %s: %s (%s on huge pages%s%s), "
                         "hugepage policy %s, yield %s",
                         m->btl_eager_limit, m->btl_max_send_size,
                         c->single_copy == MCA_BTL_CMA_SC_NONE ? "off"

@@ -182,7 +182,11 @@ static mca_btl_cma_endpoint_t *create_endpoint(struct opal_proc_t *proc, const m
          * until used, to save memory. */
         (void) shm_segment_prefault(&ep->segment, (size_t) (ring - (char *) ep->segment.base), mx->ring_stride);
     }
-    (void) shm_peer_watch(&ep->watch, ep->pid, NULL);
+    if (c->keep_pidfds) {
+        (void) shm_peer_watch(&ep->watch, ep->pid, NULL);
+    } else {
+        (void) shm_peer_watch_nofd(&ep->watch, ep->pid, NULL);
+    }
 
     ep->peer_can_read_me = !c->cannot_read_me[ep->local_rank];
     ep->can_read_peer = false;

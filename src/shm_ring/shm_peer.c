@@ -36,6 +36,19 @@ int shm_peer_watch(shm_peer_t *peer, pid_t pid, shm_error_t *err)
     return 0; /* kill(pid, 0) fallback */
 }
 
+int shm_peer_watch_nofd(shm_peer_t *peer, pid_t pid, shm_error_t *err)
+{
+    peer->pid = pid;
+    peer->pidfd = -1;
+    if (pid <= 0) {
+        return shm_error_set(err, -EINVAL, "invalid peer pid %d", (int) pid);
+    }
+    if (kill(pid, 0) != 0 && errno == ESRCH) {
+        return shm_error_set(err, -ESRCH, "peer process %d does not exist", (int) pid);
+    }
+    return 0;
+}
+
 int shm_peer_alive(const shm_peer_t *peer)
 {
     if (peer->pidfd >= 0) {

@@ -149,6 +149,9 @@ typedef struct shm_peer {
 } shm_peer_t;
 
 int shm_peer_watch(shm_peer_t *peer, pid_t pid, shm_error_t *err);
+/* The same without holding a descriptor (kill(pid, 0), which cannot tell a
+ * reused pid): for a process that cannot spend one descriptor per peer. */
+int shm_peer_watch_nofd(shm_peer_t *peer, pid_t pid, shm_error_t *err);
 /* 1 alive, 0 exited (or was killed), negative errno on failure.  One poll()
  * system call: call it when a ring has been idle, not on every poll. */
 int shm_peer_alive(const shm_peer_t *peer);

@@ -312,6 +312,12 @@ static int fetch_peer_fd(pid_t pid, int fd, shm_error_t *err)
         return got;
     }
     e2 = errno;
+    if (e1 == EMFILE || e2 == EMFILE || e1 == ENFILE || e2 == ENFILE) {
+        return shm_error_set(err, -EMFILE,
+                             "cannot obtain the shared-memory descriptor of process %d: too many open files "
+                             "(raise the limit, e.g. ulimit -n, to at least a few per local process)",
+                             (int) pid);
+    }
     if (e1 == ESRCH || e2 == ENOENT) {
         return shm_error_set(err, -ESRCH,
                              "process %d, which owns the shared segment, has exited or closed it", (int) pid);

@@ -1,0 +1,42 @@
+#!/bin/sh
+# A job interrupted during MPI_Init with POSIX segments: local rank 0 has
+# created its /dev/shm name and waits for a peer that never attaches, then
+# mpirun gets SIGINT.  The name must not outlive the job (it is registered
+# with the local daemon for removal; before, it stayed until another job's
+# creation reaped it).
+set -u
+builddir=$(pwd)
+top=$(cd "$builddir/../.." && pwd)
+: "${MPIRUN:=mpirun.openmpi}"
+pkglib=$(ompi_info --path pkglibdir --parsable | sed -n 's/^path:pkglibdir://p')
+[ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+names() { ls /dev/shm | grep '^btl_cma\.' | sort; }
+before=$(names)
+timeout 60 $MPIRUN -np 2 --bind-to none --mca pml ob1 --mca btl cma,self \
+    --mca mca_base_component_path "$top/src/btl_cma/.libs:$pkglib" --mca btl_cma_segment posix \
+    sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then sleep 30; fi; exec "$0"' "$builddir/bsend_check" &
+job=$!
+new=""
+for _ in $(seq 100); do
+    new=$(names | grep -vxF -e "$before" | grep . || true)
+    [ -n "$before" ] || new=$(names)
+    [ -n "$new" ] && break
+    sleep 0.1
+done
+if [ -z "$new" ]; then
+    echo "FAIL: local rank 0 never created its POSIX segment"
+    kill -INT $job 2>/dev/null
+    wait $job
+    exit 1
+fi
+echo "created while rank 1 sleeps: $new"
+pkill -INT -P $job -f "$MPIRUN" 2>/dev/null || kill -INT $job
+wait $job
+sleep 1
+left=$(names | grep -xF -e "$new" || true)
+if [ -n "$left" ]; then
+    echo "FAIL: left in /dev/shm after the interrupted job: $left"
+    for n in $left; do rm -f "/dev/shm/$n"; done
+    exit 1
+fi
+echo "nothing left in /dev/shm"
