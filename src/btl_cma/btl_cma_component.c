@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -486,6 +487,34 @@ int mca_btl_cma_peer_class(const char *peer_cpuset_list)
     return cls;
 }
 
+/* Bytes of memory the node can still give to shared segments: MemAvailable
+ * (tmpfs and memfd pages are RAM), and for POSIX segments no more than
+ * /dev/shm has free.  0 when unknown. */
+static uint64_t available_shared_memory(bool posix)
+{
+    uint64_t avail = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[128];
+        unsigned long long kb;
+        while (fgets(line, sizeof(line), f)) {
+            if (1 == sscanf(line, "MemAvailable: %llu kB", &kb)) {
+                avail = (uint64_t) kb * 1024;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    struct statvfs vfs;
+    if (posix && 0 == statvfs("/dev/shm", &vfs)) {
+        uint64_t shm = (uint64_t) vfs.f_bavail * (uint64_t) vfs.f_frsize;
+        if (!avail || shm < avail) {
+            avail = shm;
+        }
+    }
+    return avail;
+}
+
 /* "never" for SIZE_MAX (a threshold no message reaches), else "from N
  * bytes". */
 static const char *size_words(char *buf, size_t len, size_t bytes)
@@ -565,6 +594,26 @@ static int create_segment(void)
         kind = SHM_SEGMENT_POSIX;
     }
     unsigned flags = SHM_SEGMENT_POSIX == kind ? SHM_SEGMENT_PREALLOCATE : 0;
+    /* Every local process makes a segment of this size, and it is all
+     * committed at start-up (POSIX segments are preallocated; with few
+     * peers the rings are prefaulted).  Far more than the node has made
+     * the kernel's OOM killer take mpirun and left 16 GiB in /dev/shm
+     * (16 ranks, btl_cma_ring_size 256 MiB, posix): refuse that up front. */
+    uint64_t avail = available_shared_memory(SHM_SEGMENT_POSIX == kind);
+    if (avail && (uint64_t) size * (uint64_t) c->nlocal > avail) {
+        char sz[32], why[256];
+        snprintf(sz, sizeof(sz), "%zu", size);
+        snprintf(why, sizeof(why),
+                 "the %d local processes' segments (%llu bytes in all) exceed the %llu bytes of memory%s "
+                 "available",
+                 c->nlocal, (unsigned long long) size * (unsigned long long) c->nlocal,
+                 (unsigned long long) avail, SHM_SEGMENT_POSIX == kind ? " and /dev/shm space" : "");
+        mca_btl_cma_show_help("segment create failed",
+                              "on %s, cannot create the %s-byte shared receive segment: %s. The cma transport is "
+                              "disabled in this process; lower btl_cma_ring_size or fix the cause above.",
+                              opal_process_info.nodename, sz, why);
+        return OPAL_ERR_OUT_OF_RESOURCE;
+    }
     int rc = shm_segment_create(&c->segment, size, kind, flags, (uint32_t) (c->nlocal - 1), "rx", &err);
     if (rc != 0) {
         char sz[32];
