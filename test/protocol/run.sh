@@ -5,13 +5,7 @@
 # in /dev/shm.  Usage: run.sh [--btl LIST] [--np N] [--deny-cma] [--drop-ptrace] [--expect-warnings N]
 # [--expect-death] [--expect-error TEXT] [--expect-output TEXT]... MPIRUN-ARGS... -- PROGRAM ARGS...
 set -u
-# The harness runs tests from the build directory (which differs from the
-# source directory in VPATH builds such as make distcheck).
-builddir=$(pwd)
-top=$(cd "$builddir/../.." && pwd)
-: "${MPIRUN:=mpirun.openmpi}"
-pkglib=$(ompi_info --path pkglibdir --parsable | sed -n 's/^path:pkglibdir://p')
-[ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. "$(dirname "$0")/env.sh"
 wrap="" maxwarn="" expect_death="" expect_error="" btl=cma,self np=2
 expect_output_file=$(mktemp)
 trap 'rm -f "$expect_output_file"' EXIT

@@ -5,11 +5,7 @@
 # with the local daemon for removal; before, it stayed until another job's
 # creation reaped it).
 set -u
-builddir=$(pwd)
-top=$(cd "$builddir/../.." && pwd)
-: "${MPIRUN:=mpirun.openmpi}"
-pkglib=$(ompi_info --path pkglibdir --parsable | sed -n 's/^path:pkglibdir://p')
-[ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. "$(dirname "$0")/env.sh"
 names() { ls /dev/shm | grep '^btl_cma\.' | sort; }
 before=$(names)
 timeout 60 $MPIRUN -np 2 --bind-to none --mca pml ob1 --mca btl cma,self \
