@@ -217,17 +217,10 @@ static int cache_unwritable(const char *path)
     cache_dir(path, dir, sizeof(dir));
     /* A directory still to be created: what counts is the nearest one that
      * exists, in which it would be made. */
-    while (0 != access(dir, F_OK) && ENOENT == errno) {
-        char *slash = strrchr(dir, '/');
-        if (!slash) {
-            snprintf(dir, sizeof(dir), ".");
-            break;
-        }
-        if (slash == dir) {
-            dir[1] = '\0';
-            break;
-        }
-        *slash = '\0';
+    while (0 != access(dir, F_OK) && ENOENT == errno && strcmp(dir, ".") && strcmp(dir, "/")) {
+        char parent[PATH_MAX];
+        cache_dir(dir, parent, sizeof(parent));
+        memcpy(dir, parent, sizeof(dir));
     }
     return 0 == access(dir, W_OK) ? 0 : errno;
 }

@@ -70,14 +70,15 @@ static inline bool mca_btl_cma_in_bounds(const struct mca_btl_base_registration_
  * latter and allow the former. */
 static inline bool mca_btl_cma_mapped_here(uint64_t addr, size_t size)
 {
-    const uint64_t page = (uint64_t) opal_getpagesize();
+    const uint64_t mask = ~((uint64_t) opal_getpagesize() - 1);
     unsigned char vec;
     uint64_t last = addr + (size ? size - 1 : 0);
     if (last < addr) {
         return false;
     }
-    return 0 == mincore((void *) (uintptr_t) (addr & ~(page - 1)), 1, &vec) &&
-           0 == mincore((void *) (uintptr_t) (last & ~(page - 1)), 1, &vec);
+    /* One call for the usual atomic or small transfer within one page. */
+    return 0 == mincore((void *) (uintptr_t) (addr & mask), 1, &vec) &&
+           ((last & mask) == (addr & mask) || 0 == mincore((void *) (uintptr_t) (last & mask), 1, &vec));
 }
 
 /* What every get and put checks before touching the kernel: the peer is

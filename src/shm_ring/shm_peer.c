@@ -18,24 +18,6 @@
 
 #include "shm_error.h"
 
-int shm_peer_watch(shm_peer_t *peer, pid_t pid, shm_error_t *err)
-{
-    peer->pid = pid;
-    peer->pidfd = -1;
-    if (pid <= 0) {
-        return shm_error_set(err, -EINVAL, "invalid peer pid %d", (int) pid);
-    }
-    int fd = (int) syscall(SYS_pidfd_open, pid, 0);
-    if (fd >= 0) {
-        peer->pidfd = fd;
-        return 0;
-    }
-    if (errno == ESRCH) {
-        return shm_error_set(err, -ESRCH, "peer process %d does not exist", (int) pid);
-    }
-    return 0; /* kill(pid, 0) fallback */
-}
-
 int shm_peer_watch_nofd(shm_peer_t *peer, pid_t pid, shm_error_t *err)
 {
     peer->pid = pid;
@@ -47,6 +29,18 @@ int shm_peer_watch_nofd(shm_peer_t *peer, pid_t pid, shm_error_t *err)
         return shm_error_set(err, -ESRCH, "peer process %d does not exist", (int) pid);
     }
     return 0;
+}
+
+int shm_peer_watch(shm_peer_t *peer, pid_t pid, shm_error_t *err)
+{
+    int rc = shm_peer_watch_nofd(peer, pid, err);
+    if (rc == 0) {
+        /* Without a pidfd (kernels before 5.3, no descriptor left), kill()
+         * stays the test. */
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        peer->pidfd = fd >= 0 ? fd : -1;
+    }
+    return rc;
 }
 
 int shm_peer_alive(const shm_peer_t *peer)
