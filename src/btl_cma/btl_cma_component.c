@@ -200,7 +200,8 @@ static int cma_register(void)
                   "hugepage_repeat times while on 4 KiB pages: none (leave it), advise (madvise "
                   "MADV_HUGEPAGE on its aligned 2 MiB extents: khugepaged may collapse them later), collapse "
                   "(madvise MADV_COLLAPSE: collapse them now, costing about 2 ms per MiB once, after which "
-                  "single copy reads it several times faster)",
+                  "single copy reads it several times faster).  Buffers the application marked "
+                  "MADV_NOHUGEPAGE, and processes that disabled THP with prctl, are left alone",
                   hp_values, OPAL_INFO_LVL_4, &c->hugepage_policy);
 
     c->hugepage_repeat = 4;

@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,6 +164,44 @@ static double now_us(void)
     return 1e6 * (double) ts.tv_sec + 1e-3 * (double) ts.tv_nsec;
 }
 
+/* Why the application does not want huge pages in [lo, hi), or NULL.
+ * MADV_HUGEPAGE clears a mapping's MADV_NOHUGEPAGE, so advising such a
+ * buffer would silently undo the application's own choice (a helper's
+ * sweep saw an 8 MiB MADV_NOHUGEPAGE buffer put on huge pages by
+ * khugepaged after the policy ran).  The mapping's flag is only visible in
+ * /proc/self/smaps: read once per buffer, when the policy is due, and only
+ * up to the mappings of the range.  When smaps cannot be read we cannot
+ * tell, and leave the buffer alone. */
+static const char *thp_opt_out(uintptr_t lo, uintptr_t hi)
+{
+    if (1 == prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0)) {
+        return "the process disabled transparent huge pages (prctl PR_SET_THP_DISABLE)";
+    }
+    FILE *f = fopen("/proc/self/smaps", "re");
+    if (NULL == f) {
+        return "/proc/self/smaps cannot be read to check for MADV_NOHUGEPAGE";
+    }
+    const char *why = NULL;
+    char line[512];
+    bool inside = false;
+    while (NULL == why && fgets(line, sizeof(line), f)) {
+        unsigned long start, end;
+        char dash;
+        if (3 == sscanf(line, "%lx%c%lx ", &start, &dash, &end) && '-' == dash) {
+            if (start >= hi) {
+                break; /* mappings are listed in address order */
+            }
+            inside = end > lo;
+            continue;
+        }
+        if (inside && 0 == strncmp(line, "VmFlags:", 8) && NULL != strstr(line + 8, " nh")) {
+            why = "the application marked the buffer MADV_NOHUGEPAGE";
+        }
+    }
+    fclose(f);
+    return why;
+}
+
 /* Only whole, aligned 2 MiB extents inside the buffer can become huge
  * pages; advising more than the buffer would change memory the caller did
  * not hand us. */
@@ -172,6 +212,12 @@ static void apply_policy(hp_entry_t *e)
     uintptr_t hi = (e->base + e->len) & ~(HUGE_PAGE_BYTES - 1);
     e->policy_applied = true;
     if (hi <= lo) {
+        return;
+    }
+    const char *opt_out = thp_opt_out(lo, hi);
+    if (opt_out) {
+        MCA_BTL_CMA_VERBOSE(10, "buffer of %zu bytes at %p left on its pages: %s", e->len, (void *) e->base,
+                            opt_out);
         return;
     }
     int advice = MCA_BTL_CMA_HP_COLLAPSE == c->hugepage_policy ? MADV_COLLAPSE : MADV_HUGEPAGE;

@@ -15,6 +15,9 @@
  *              collapses it, the second and third go by single copy
  *   advise     policy advise, hugepage_repeat 1: the buffer's mapping is
  *              marked for huge pages (VmFlags hg) after the first send
+ *   optout     policy advise, hugepage_repeat 1: a buffer the application
+ *              marked MADV_NOHUGEPAGE, then one sent after
+ *              prctl(PR_SET_THP_DISABLE), are left as they are
  * Exits 77 (skip) where the kernel has no THP to give.
  */
 #define _GNU_SOURCE
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include "counters.h"
 
@@ -46,8 +50,9 @@ enum { GET_COUNT, GET_BYTES, RING_BYTES, HP_SENDS, HP_ADVISED, NCOUNTERS };
 #define FAIL(...) pt_fail("hugepage_check", __VA_ARGS__)
 
 /* The smaps block of the mapping containing addr: AnonHugePages in bytes,
- * and whether VmFlags carries "hg" (MADV_HUGEPAGE). */
-static size_t smaps_huge(const void *addr, int *advised)
+ * and whether VmFlags carries "hg" (MADV_HUGEPAGE); *refused, when not
+ * NULL, whether it carries "nh" (MADV_NOHUGEPAGE). */
+static size_t smaps_flags(const void *addr, int *advised, int *refused)
 {
     FILE *f = fopen("/proc/self/smaps", "r");
     char line[512];
@@ -69,11 +74,19 @@ static size_t smaps_huge(const void *addr, int *advised)
         }
         if (inside && strncmp(line, "VmFlags:", 8) == 0) {
             *advised = strstr(line, " hg") != NULL;
+            if (refused) {
+                *refused = strstr(line, " nh") != NULL;
+            }
             break;
         }
     }
     fclose(f);
     return huge;
+}
+
+static size_t smaps_huge(const void *addr, int *advised)
+{
+    return smaps_flags(addr, advised, NULL);
 }
 
 /* len bytes starting `skew` bytes past a 2 MiB boundary, in a mapping of
@@ -161,7 +174,7 @@ int main(int argc, char **argv)
 {
     uint64_t d[NCOUNTERS];
     if (argc != 2) {
-        fprintf(stderr, "usage: hugepage_check threshold|none|collapse|advise\n");
+        fprintf(stderr, "usage: hugepage_check threshold|none|collapse|advise|optout\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -236,6 +249,38 @@ int main(int argc, char **argv)
             (void) smaps_huge(buf, &advised);
             if (!advised) {
                 FAIL("advise: the buffer's mapping does not carry VmFlags hg after MADV_HUGEPAGE");
+            }
+        }
+    } else if (0 == strcmp(mode, "optout")) {
+        /* The application's own choice wins over the policy: advising
+         * would clear MADV_NOHUGEPAGE and let khugepaged collapse it. */
+        unsigned char *buf = map_buffer(4 * MIB, 0, MADV_NOHUGEPAGE);
+        int advised, refused;
+        transfer("advise policy, MADV_NOHUGEPAGE buffer", buf, 4 * MIB, 30, d);
+        if (d[HP_ADVISED] != 0) {
+            FAIL("optout: %llu buffers advised, expected none", (unsigned long long) d[HP_ADVISED]);
+        }
+        if (0 == rank) {
+            (void) smaps_flags(buf, &advised, &refused);
+            if (advised || !refused) {
+                FAIL("optout: the MADV_NOHUGEPAGE buffer's VmFlags now read%s%s", advised ? " hg" : "",
+                     refused ? " nh" : " (no nh)");
+            }
+        }
+        /* Process-wide: THP disabled after MPI_Init, a buffer without advice. */
+        unsigned char *plain = map_buffer(4 * MIB, 0, -1);
+        if (0 == rank && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) {
+            FAIL("prctl(PR_SET_THP_DISABLE) failed");
+        }
+        transfer("advise policy, THP disabled by prctl", plain, 4 * MIB, 31, d);
+        if (d[HP_ADVISED] != 0) {
+            FAIL("optout: %llu buffers advised under PR_SET_THP_DISABLE, expected none",
+                 (unsigned long long) d[HP_ADVISED]);
+        }
+        if (0 == rank) {
+            (void) smaps_flags(plain, &advised, &refused);
+            if (advised) {
+                FAIL("optout: the buffer was advised (VmFlags hg) although the process disabled THP");
             }
         }
     } else {
