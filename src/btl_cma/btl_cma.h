@@ -110,6 +110,16 @@ typedef struct mca_btl_cma_counters_t {
 
 struct mca_btl_base_endpoint_t;
 
+/* Descriptor buffer sizes (btl_cma_frag.h): MCA_BTL_CMA_FRAG_SMALL bytes
+ * (every ob1 protocol header, registration handle included, and short
+ * messages), the eager limit, the largest fragment. */
+#define MCA_BTL_CMA_FRAG_CLASSES 3
+#define MCA_BTL_CMA_FRAG_SMALL 256
+/* The largest eager message or pipeline fragment: each peer's ring is
+ * raised to hold two, so larger values would only make rings of gigabytes
+ * (and above 512 MiB no ring could hold one at all). */
+#define MCA_BTL_CMA_FRAG_LIMIT ((size_t) 64 << 20)
+
 typedef struct mca_btl_cma_component_t {
     mca_btl_base_component_3_0_0_t super;
 
@@ -158,7 +168,8 @@ typedef struct mca_btl_cma_component_t {
     bool *tx_last_small;            /* by local rank: the last message to it took its small ring */
     opal_list_t emu_waiting;        /* my ring-served operations awaiting an answer */
     uint64_t emu_next_cookie;
-    opal_free_list_t frags;
+    opal_free_list_t frags[MCA_BTL_CMA_FRAG_CLASSES]; /* by buffer size, btl_cma_frag.h */
+    size_t frag_bytes[MCA_BTL_CMA_FRAG_CLASSES];
     opal_mutex_t lock;
     volatile int pending_sends;     /* endpoints with queued fragments */
     uint64_t next_liveness_ns;

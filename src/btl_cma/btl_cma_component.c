@@ -17,6 +17,7 @@
 #include "opal/mca/base/mca_base_pvar.h"
 #include "opal/mca/base/mca_base_var.h"
 #include "opal/mca/pmix/pmix.h"
+#include "opal/runtime/opal_progress.h"
 #include "opal/util/proc.h"
 #include "opal/util/show_help.h"
 
@@ -357,7 +358,9 @@ static int cma_open(void)
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
     c->output = opal_output_open(NULL);
     opal_output_set_verbosity(c->output, c->verbose);
-    OBJ_CONSTRUCT(&c->frags, opal_free_list_t);
+    for (int k = 0; k < MCA_BTL_CMA_FRAG_CLASSES; ++k) {
+        OBJ_CONSTRUCT(&c->frags[k], opal_free_list_t);
+    }
     OBJ_CONSTRUCT(&c->emu_waiting, opal_list_t);
     OBJ_CONSTRUCT(&c->lock, opal_mutex_t);
     OBJ_CONSTRUCT(&c->poll_lock, opal_mutex_t);
@@ -367,7 +370,9 @@ static int cma_open(void)
 static int cma_close(void)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
-    OBJ_DESTRUCT(&c->frags);
+    for (int k = 0; k < MCA_BTL_CMA_FRAG_CLASSES; ++k) {
+        OBJ_DESTRUCT(&c->frags[k]);
+    }
     OBJ_DESTRUCT(&c->emu_waiting);
     OBJ_DESTRUCT(&c->lock);
     OBJ_DESTRUCT(&c->poll_lock);
@@ -451,6 +456,19 @@ void mca_btl_cma_note_peer_cpus(const char *cpuset_list)
  * one core by a rankfile, or in a container's CPU set share fewer (two
  * ranks on one core ran a 0 B-1 MiB ping-pong in 3.1 s without yielding,
  * 0.05 s with). */
+/* Whether Open MPI's progress will yield on idle calls by itself: the MPI
+ * layer sets the flag progress reads (opal_progress_yield_when_idle) only
+ * after add_procs, so read the parameter it comes from. */
+static bool ompi_yields_when_idle(void)
+{
+    const void *value = NULL;
+    int idx = mca_base_var_find("ompi", "mpi", NULL, "yield_when_idle");
+    if (idx >= 0 && OPAL_SUCCESS == mca_base_var_get_value(idx, &value, NULL, NULL) && value) {
+        return *(const bool *) value;
+    }
+    return opal_progress_yield_when_idle;
+}
+
 void mca_btl_cma_decide_yield(void)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
@@ -467,7 +485,10 @@ void mca_btl_cma_decide_yield(void)
     c->yield_idle = (ncpu > 0 && c->nlocal > ncpu) ? 64 : 0;
     if (c->yield_idle != before) {
         MCA_BTL_CMA_VERBOSE(1, "%d local ranks, %ld %s: %s", c->nlocal, ncpu, from,
-                            c->yield_idle ? "yield after 64 idle polls" : "never yield");
+                            !c->yield_idle                ? "never yield"
+                            : ompi_yields_when_idle() ? "Open MPI's mpi_yield_when_idle yields already, cma "
+                                                              "does not"
+                                                            : "yield after 64 idle polls");
     }
 }
 
@@ -540,6 +561,31 @@ static void parameter_adjusted(const char *name, const char *value, const char *
                           opal_process_info.nodename, name, value, used, why);
 }
 
+/* The generic BTL size parameters, bounded by what a ring can carry: a
+ * larger eager message or fragment never fitted any ring (the sender
+ * waited for ever with no word), and SIZE_MAX overflowed the descriptor
+ * buffers' size (SIGFPE in MPI_Init). */
+static void limit_fragment_sizes(mca_btl_base_module_t *m)
+{
+    struct {
+        const char *name;
+        size_t *value;
+    } sizes[] = {{"btl_cma_eager_limit", &m->btl_eager_limit},
+                 {"btl_cma_rndv_eager_limit", &m->btl_rndv_eager_limit},
+                 {"btl_cma_max_send_size", &m->btl_max_send_size}};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); ++i) {
+        if (*sizes[i].value > MCA_BTL_CMA_FRAG_LIMIT) {
+            char value[32], used[32];
+            snprintf(value, sizeof(value), "%zu", *sizes[i].value);
+            snprintf(used, sizeof(used), "%zu", MCA_BTL_CMA_FRAG_LIMIT);
+            parameter_adjusted(sizes[i].name, value, used,
+                               "every peer's ring is made to hold two of the largest message, so above 64 MiB "
+                               "each ring would take gigabytes (and above 512 MiB none could hold one)");
+            *sizes[i].value = MCA_BTL_CMA_FRAG_LIMIT;
+        }
+    }
+}
+
 static int create_segment(void)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
@@ -563,8 +609,8 @@ static int create_segment(void)
     uint32_t small = 0;
     if (c->small_ring_size && c->small_max && c->small_min > c->small_max) {
         char value[64];
-        snprintf(value, sizeof(value), "%u (btl_cma_small_max %u)", c->small_min, c->small_max);
-        parameter_adjusted("btl_cma_small_min", value, "no small rings",
+        snprintf(value, sizeof(value), "%u, %u", c->small_min, c->small_max);
+        parameter_adjusted("btl_cma_small_min, btl_cma_small_max", value, "no small rings",
                            "no message size lies between the two, so the small rings would only take memory");
     } else if (c->small_ring_size && c->small_max) {
         small = pow2_at_least(c->small_ring_size / SHM_RING_CELL_SIZE);
@@ -735,8 +781,8 @@ static void frag_init_buffer(mca_btl_cma_frag_t *frag)
 
 static int frag_item_init(opal_free_list_item_t *item, void *ctx)
 {
-    (void) ctx;
     frag_init_buffer((mca_btl_cma_frag_t *) item);
+    ((mca_btl_cma_frag_t *) item)->list = ctx;
     return OPAL_SUCCESS;
 }
 
@@ -809,6 +855,7 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
                             (unsigned long long) nofile.rlim_cur, c->nlocal);
     }
 
+    limit_fragment_sizes(m);
     read_binding(c);
     if (OPAL_SUCCESS != create_segment()) {
         mca_btl_cma_component_release();
@@ -826,13 +873,25 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
                            "with this few descriptors the job can wait for ever");
         c->free_list_max = MCA_BTL_CMA_FREE_LIST_MIN;
     }
-    size_t buf = m->btl_max_send_size > m->btl_eager_limit ? m->btl_max_send_size : m->btl_eager_limit;
-    int rc = opal_free_list_init(&c->frags, sizeof(mca_btl_cma_frag_t), opal_cache_line_size,
-                                 OBJ_CLASS(mca_btl_cma_frag_t), buf, opal_cache_line_size, 16,
-                                 c->free_list_max, 16, NULL, 0, NULL, frag_item_init, NULL);
-    if (OPAL_SUCCESS != rc) {
-        mca_btl_cma_component_release();
-        return NULL;
+    size_t largest = m->btl_max_send_size > m->btl_eager_limit ? m->btl_max_send_size : m->btl_eager_limit;
+    c->frag_bytes[0] = MCA_BTL_CMA_FRAG_SMALL;
+    c->frag_bytes[1] = m->btl_eager_limit > MCA_BTL_CMA_FRAG_SMALL ? m->btl_eager_limit : MCA_BTL_CMA_FRAG_SMALL;
+    c->frag_bytes[2] = largest > c->frag_bytes[1] ? largest : c->frag_bytes[1];
+    for (int k = 0; k < MCA_BTL_CMA_FRAG_CLASSES; ++k) {
+        /* Start small where buffers are large: the last class is used by
+         * non-contiguous pipeline fragments only. */
+        int first = c->frag_bytes[k] > 65536 ? 2 : 16;
+        int rc = opal_free_list_init(&c->frags[k], sizeof(mca_btl_cma_frag_t), opal_cache_line_size,
+                                     OBJ_CLASS(mca_btl_cma_frag_t), c->frag_bytes[k], opal_cache_line_size, first,
+                                     c->free_list_max, first, NULL, 0, NULL, frag_item_init, &c->frags[k]);
+        if (OPAL_SUCCESS != rc) {
+            char sz[32];
+            snprintf(sz, sizeof(sz), "%d x %zu", first, c->frag_bytes[k]);
+            mca_btl_cma_show_help("no memory", "on %s, cannot allocate %s bytes of send descriptors",
+                                  opal_process_info.nodename, sz);
+            mca_btl_cma_component_release();
+            return NULL;
+        }
     }
 
     mca_btl_cma_hugepage_init();

@@ -173,6 +173,21 @@ static mca_btl_cma_endpoint_t *create_endpoint(struct opal_proc_t *proc, const m
         OBJ_RELEASE(ep);
         return NULL;
     }
+    if (ep->tx.max_msg < mca_btl_cma_frag_max_bytes()) {
+        /* The peer sized its rings for smaller messages than ours: it was
+         * given other size parameters.  Our largest message would never
+         * fit, and the send would wait for ever. */
+        char mine[32], theirs[32];
+        snprintf(mine, sizeof(mine), "%zu", mca_btl_cma_frag_max_bytes());
+        snprintf(theirs, sizeof(theirs), "%u", ep->tx.max_msg);
+        mca_btl_cma_show_help("ring too small",
+                              "on %s, process %d's rings take messages of up to %s bytes but this process "
+                              "sends up to %s (btl_cma_eager_limit, btl_cma_max_send_size); give every process "
+                              "the same values.",
+                              opal_process_info.nodename, (int) ep->pid, theirs, mine);
+        OBJ_RELEASE(ep);
+        return NULL;
+    }
     if (!c->sleep_rings) {
         /* With few peers the receiver cleared these rings when it made them,
          * so their pages exist; mapping them now saves the fault per 4 KiB

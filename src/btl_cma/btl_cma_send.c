@@ -13,20 +13,14 @@
 
 #include "opal/datatype/opal_convertor.h"
 
-static size_t frag_buffer_size(void)
-{
-    const mca_btl_base_module_t *m = &mca_btl_cma.super;
-    return m->btl_max_send_size > m->btl_eager_limit ? m->btl_max_send_size : m->btl_eager_limit;
-}
-
 mca_btl_base_descriptor_t *mca_btl_cma_alloc(struct mca_btl_base_module_t *btl, struct mca_btl_base_endpoint_t *ep,
                                              uint8_t order, size_t size, uint32_t flags)
 {
     (void) btl;
-    if (size > frag_buffer_size()) {
+    if (size > mca_btl_cma_frag_max_bytes()) {
         return NULL;
     }
-    mca_btl_cma_frag_t *frag = mca_btl_cma_frag_alloc(ep);
+    mca_btl_cma_frag_t *frag = mca_btl_cma_frag_alloc(ep, size);
     if (OPAL_UNLIKELY(NULL == frag)) {
         return NULL;
     }
@@ -49,20 +43,22 @@ mca_btl_base_descriptor_t *mca_btl_cma_prepare_src(struct mca_btl_base_module_t 
                                                    size_t *size, uint32_t flags)
 {
     (void) btl;
-    size_t cap = frag_buffer_size();
+    size_t cap = mca_btl_cma_frag_max_bytes();
     if (reserve > cap) {
         return NULL;
     }
     if (reserve + *size > cap) {
         *size = cap - reserve;
     }
-    mca_btl_cma_frag_t *frag = mca_btl_cma_frag_alloc(ep);
+    bool pack = opal_convertor_need_buffers(conv);
+    /* A contiguous payload stays where it is: the buffer holds the header. */
+    mca_btl_cma_frag_t *frag = mca_btl_cma_frag_alloc(ep, pack ? reserve + *size : reserve);
     if (OPAL_UNLIKELY(NULL == frag)) {
         return NULL;
     }
     struct iovec iov;
     uint32_t iov_count = 1;
-    if (opal_convertor_need_buffers(conv)) {
+    if (pack) {
         iov.iov_base = frag->buffer + reserve;
         iov.iov_len = *size;
         if (opal_convertor_pack(conv, &iov, &iov_count, size) < 0) {
@@ -160,9 +156,6 @@ int mca_btl_cma_sendi(struct mca_btl_base_module_t *btl, struct mca_btl_base_end
 {
     size_t total = header_size + payload_size;
     void *dst;
-    (void) btl;
-    (void) order;
-    (void) flags;
     if (descriptor) {
         *descriptor = NULL;
     }
@@ -178,7 +171,17 @@ int mca_btl_cma_sendi(struct mca_btl_base_module_t *btl, struct mca_btl_base_end
         OPAL_UNLIKELY(0 != mca_btl_cma_channel_reserve(&ep->tx, (uint32_t) total, tag, &dst))) {
         OPAL_THREAD_UNLOCK(&ep->tx_lock);
         MCA_BTL_CMA_COUNT(ring_full, 1);
-        return OPAL_ERR_OUT_OF_RESOURCE;
+        /* Hand back a descriptor, as btl.h asks: ob1 packs the message into
+         * it and btl_send queues it behind the ones already waiting.
+         * Without one, ob1 set the send aside on a list of its own, and
+         * later sends that found room in the ring overtook it: 80000
+         * Isends of 8 bytes into a slow receiver arrived out of order,
+         * matched the wrong receives once ob1's 16-bit sequence numbers
+         * wrapped, and then hung (a helper's sweep; vader was right). */
+        if (descriptor) {
+            *descriptor = mca_btl_cma_alloc(btl, ep, order, total, flags);
+        }
+        return OPAL_ERR_RESOURCE_BUSY;
     }
     shm_ring_copy(dst, header, header_size);
     if (payload_size) {
@@ -204,8 +207,8 @@ int mca_btl_cma_send_ctrl(mca_btl_cma_endpoint_t *ep, uint16_t tag, const void *
     OPAL_THREAD_LOCK(&ep->tx_lock);
     int rc = opal_list_is_empty(&ep->pending) ? mca_btl_cma_ring_write(ep, tag, hdr, hdrlen, data, datalen)
                                               : OPAL_ERR_OUT_OF_RESOURCE;
-    if (OPAL_ERR_OUT_OF_RESOURCE == rc && hdrlen + datalen <= frag_buffer_size()) {
-        mca_btl_cma_frag_t *frag = mca_btl_cma_frag_alloc(ep);
+    if (OPAL_ERR_OUT_OF_RESOURCE == rc && hdrlen + datalen <= mca_btl_cma_frag_max_bytes()) {
+        mca_btl_cma_frag_t *frag = mca_btl_cma_frag_alloc(ep, hdrlen + datalen);
         if (frag) {
             memcpy(frag->buffer, hdr, hdrlen);
             if (datalen) {

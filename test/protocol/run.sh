@@ -3,7 +3,8 @@
 # build tree's component first on the component path, a time limit so a
 # hang fails instead of blocking, and a check that no file of ours was left
 # in /dev/shm.  Usage: run.sh [--btl LIST] [--np N] [--deny-cma] [--drop-ptrace] [--expect-warnings N]
-# [--expect-death] [--expect-error TEXT] [--expect-output TEXT]... MPIRUN-ARGS... -- PROGRAM ARGS...
+# [--expect-death] [--expect-error TEXT] [--expect-output TEXT]... [--rank0-env VAR=VALUE]
+# MPIRUN-ARGS... -- PROGRAM ARGS...
 set -u
 . "$(dirname "$0")/env.sh"
 wrap="" maxwarn="" expect_death="" expect_error="" btl=cma,self np=2
@@ -14,6 +15,7 @@ while :; do
     --btl) btl=$2; shift 2 ;;
     --np) np=$2; shift 2 ;;
     --deny-cma) wrap="$wrap $builddir/deny_cma"; shift ;;
+    --rank0-env) wrap="$wrap $(dirname "$0")/rank0-env.sh $2"; shift 2 ;;
     --drop-ptrace)
         # root's CAP_SYS_PTRACE overrides non-dumpability: drop it so the
         # denial is what an unprivileged user sees.
