@@ -116,9 +116,11 @@ struct mca_btl_base_endpoint_t;
 #define MCA_BTL_CMA_FRAG_CLASSES 3
 #define MCA_BTL_CMA_FRAG_SMALL 256
 /* The largest eager message or pipeline fragment: each peer's ring is
- * raised to hold two, so larger values would only make rings of gigabytes
- * (and above 512 MiB no ring could hold one at all). */
-#define MCA_BTL_CMA_FRAG_LIMIT ((size_t) 64 << 20)
+ * raised to a power of two that holds two of them, 128 MiB for this one
+ * (64 MiB itself, with the ring's header, needs 256 MiB); larger values
+ * would only make rings of gigabytes, and above 512 MiB no ring could hold
+ * one at all. */
+#define MCA_BTL_CMA_FRAG_LIMIT (((size_t) 64 << 20) - 64)
 
 typedef struct mca_btl_cma_component_t {
     mca_btl_base_component_3_0_0_t super;
@@ -222,7 +224,8 @@ typedef struct mca_btl_cma_segment_header_t {
     uint64_t doorbell[];
 } mca_btl_cma_segment_header_t;
 _Static_assert(offsetof(mca_btl_cma_segment_header_t, doorbell) == 64, "the doorbell words start a line");
-/* The fewest send descriptors btl_cma_free_list_max may allow.  Descriptors
+/* The fewest send descriptors (of each buffer size) btl_cma_free_list_max
+ * may allow.  Descriptors
  * that complete inside btl_send go straight back to the list, so the ones
  * out at any moment are those the PML holds between prepare_src and send
  * (a few per thread) and those queued behind a full ring, which complete

@@ -580,7 +580,7 @@ static void limit_fragment_sizes(mca_btl_base_module_t *m)
             snprintf(used, sizeof(used), "%zu", MCA_BTL_CMA_FRAG_LIMIT);
             parameter_adjusted(sizes[i].name, value, used,
                                "every peer's ring is made to hold two of the largest message, so above 64 MiB "
-                               "each ring would take gigabytes (and above 512 MiB none could hold one)");
+                               "each would take gigabytes (and above 512 MiB none could hold one)");
             *sizes[i].value = MCA_BTL_CMA_FRAG_LIMIT;
         }
     }
@@ -595,8 +595,11 @@ static int create_segment(void)
     if (0 == c->ring_size) {
         c->ring_size = c->nlocal <= 8 ? 512 * 1024 : c->nlocal <= 16 ? 256 * 1024 : 128 * 1024;
     }
-    /* Two of the largest message must fit the ring (see shm_ring_max_payload). */
+    /* Two of the largest message must fit the ring (see shm_ring_max_payload),
+     * and a descriptor can carry MCA_BTL_CMA_FRAG_SMALL bytes whatever the
+     * limits (protocol headers with a registration handle). */
     size_t largest = m->btl_eager_limit > m->btl_max_send_size ? m->btl_eager_limit : m->btl_max_send_size;
+    largest = largest > MCA_BTL_CMA_FRAG_SMALL ? largest : MCA_BTL_CMA_FRAG_SMALL;
     uint32_t cells = pow2_at_least(c->ring_size / SHM_RING_CELL_SIZE);
     uint32_t need =
         pow2_at_least(2 * ((largest + SHM_RING_MSG_HDR_SIZE) / SHM_RING_CELL_SIZE + 1));
@@ -881,6 +884,9 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
         /* Start small where buffers are large: the last class is used by
          * non-contiguous pipeline fragments only. */
         int first = c->frag_bytes[k] > 65536 ? 2 : 16;
+        if (k > 0 && c->frag_bytes[k] == c->frag_bytes[k - 1]) {
+            first = 0; /* eager limit = largest: this list is never asked */
+        }
         int rc = opal_free_list_init(&c->frags[k], sizeof(mca_btl_cma_frag_t), opal_cache_line_size,
                                      OBJ_CLASS(mca_btl_cma_frag_t), c->frag_bytes[k], opal_cache_line_size, first,
                                      c->free_list_max, first, NULL, 0, NULL, frag_item_init, &c->frags[k]);

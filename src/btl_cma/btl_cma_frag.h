@@ -36,6 +36,10 @@ static inline mca_btl_cma_frag_t *mca_btl_cma_frag_alloc(struct mca_btl_base_end
         ++k;
     }
     mca_btl_cma_frag_t *frag = (mca_btl_cma_frag_t *) opal_free_list_get(&mca_btl_cma_component.frags[k]);
+    /* A list at btl_cma_free_list_max: a larger buffer does as well. */
+    while (OPAL_UNLIKELY(NULL == frag) && ++k < MCA_BTL_CMA_FRAG_CLASSES) {
+        frag = (mca_btl_cma_frag_t *) opal_free_list_get(&mca_btl_cma_component.frags[k]);
+    }
     if (OPAL_LIKELY(frag)) {
         frag->endpoint = ep;
         frag->base.des_segments = frag->segments;

@@ -182,9 +182,12 @@ static const char *thp_opt_out(uintptr_t lo, uintptr_t hi)
         return "/proc/self/smaps cannot be read to check for MADV_NOHUGEPAGE";
     }
     const char *why = NULL;
-    char line[512];
+    char *line = NULL;
+    size_t cap = 0;
     bool inside = false;
-    while (NULL == why && fgets(line, sizeof(line), f)) {
+    /* getline, not a fixed buffer: a long file name split a header line,
+     * and its tail could read as another mapping's header. */
+    while (NULL == why && getline(&line, &cap, f) > 0) {
         unsigned long start, end;
         char dash;
         if (3 == sscanf(line, "%lx%c%lx ", &start, &dash, &end) && '-' == dash) {
@@ -198,6 +201,7 @@ static const char *thp_opt_out(uintptr_t lo, uintptr_t hi)
             why = "the application marked the buffer MADV_NOHUGEPAGE";
         }
     }
+    free(line);
     fclose(f);
     return why;
 }
