@@ -8,6 +8,11 @@
  *                                  MPI_ANY_TAG and checks that message i has
  *                                  tag i and its bytes, in posting order
  *                                  (MPI's non-overtaking rule)
+ *   backpressure_check incast N    every rank but 0 posts N MPI_Isends to rank 0
+ *                                  (same sizes and tags) while rank 0 sleeps;
+ *                                  rank 0 takes them with MPI_ANY_SOURCE and
+ *                                  MPI_ANY_TAG and checks each source's
+ *                                  stream in order, every byte
  *   backpressure_check fins SIZE MAXMB
  *                                  both ranks exchange one SIZE-byte message
  *                                  (run with a tiny btl_cma_get_limit, so
@@ -88,6 +93,54 @@ static void order(long n)
     printf("order: %ld messages in order, every byte checked\n", n);
 }
 
+static void incast(long n, int np)
+{
+    if (0 != rank) {
+        unsigned char *buf = malloc((size_t) n * LARGEST);
+        MPI_Request *req = malloc((size_t) n * sizeof(*req));
+        if (!buf || !req) {
+            FAIL("out of memory for %ld messages", n);
+        }
+        for (long i = 0; i < n; ++i) {
+            size_t len = sizes[(i + rank) % NSIZES];
+            unsigned char *b = buf + (size_t) i * LARGEST;
+            for (size_t k = 0; k < len; ++k) {
+                b[k] = pattern(i * 7 + rank, k);
+            }
+            MPI_Isend(b, (int) len, MPI_BYTE, 0, (int) i, MPI_COMM_WORLD, &req[i]);
+        }
+        MPI_Waitall((int) n, req, MPI_STATUSES_IGNORE);
+        free(buf);
+        free(req);
+        return;
+    }
+    sleep(1);
+    long *next = calloc((size_t) np, sizeof(*next));
+    unsigned char *b = malloc(LARGEST);
+    for (long got = 0; got < n * (np - 1); ++got) {
+        MPI_Status st;
+        int count, src;
+        MPI_Recv(b, LARGEST, MPI_BYTE, MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        src = st.MPI_SOURCE;
+        long i = next[src]++;
+        if (st.MPI_TAG != i || (size_t) count != sizes[(i + src) % NSIZES]) {
+            FAIL("from rank %d, message %ld arrived as tag %d with %d bytes (expected tag %ld, %zu bytes): "
+                 "reordered",
+                 src, i, st.MPI_TAG, count, i, sizes[(i + src) % NSIZES]);
+        }
+        for (size_t k = 0; k < (size_t) count; ++k) {
+            if (b[k] != pattern(i * 7 + src, k)) {
+                FAIL("from rank %d, message %ld byte %zu is %u, expected %u", src, i, k, b[k],
+                     pattern(i * 7 + src, k));
+            }
+        }
+    }
+    free(b);
+    free(next);
+    printf("incast: %ld messages from each of %d ranks in order, every byte checked\n", n, np - 1);
+}
+
 static void fins(size_t size, long max_mb)
 {
     unsigned char *s = malloc(size), *r = malloc(size);
@@ -123,15 +176,16 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int np;
     MPI_Comm_size(MPI_COMM_WORLD, &np);
-    if (np != 2) {
+    if (argc >= 3 && 0 == strcmp(argv[1], "incast")) {
+        incast(atol(argv[2]), np);
+    } else if (np != 2) {
         FAIL("needs 2 ranks");
-    }
-    if (argc >= 3 && 0 == strcmp(argv[1], "order")) {
+    } else if (argc >= 3 && 0 == strcmp(argv[1], "order")) {
         order(atol(argv[2]));
     } else if (argc >= 4 && 0 == strcmp(argv[1], "fins")) {
         fins((size_t) atol(argv[2]), atol(argv[3]));
     } else {
-        FAIL("usage: backpressure_check order N | fins SIZE MAXMB");
+        FAIL("usage: backpressure_check order N | incast N | fins SIZE MAXMB");
     }
     MPI_Barrier(MPI_COMM_WORLD);
     MPI_Finalize();
