@@ -451,11 +451,6 @@ void mca_btl_cma_note_peer_cpus(const char *cpuset_list)
     hwloc_bitmap_free(peer);
 }
 
-/* Busy polling pays only while every local rank has a CPU of its own.
- * Online cores are not the measure: ranks started under taskset, bound to
- * one core by a rankfile, or in a container's CPU set share fewer (two
- * ranks on one core ran a 0 B-1 MiB ping-pong in 3.1 s without yielding,
- * 0.05 s with). */
 /* Whether Open MPI's progress will yield on idle calls by itself: the MPI
  * layer sets the flag progress reads (opal_progress_yield_when_idle) only
  * after add_procs, so read the parameter it comes from. */
@@ -469,6 +464,11 @@ static bool ompi_yields_when_idle(void)
     return opal_progress_yield_when_idle;
 }
 
+/* Busy polling pays only while every local rank has a CPU of its own.
+ * Online cores are not the measure: ranks started under taskset, bound to
+ * one core by a rankfile, or in a container's CPU set share fewer (two
+ * ranks on one core ran a 0 B-1 MiB ping-pong in 3.1 s without yielding,
+ * 0.05 s with). */
 void mca_btl_cma_decide_yield(void)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
@@ -561,11 +561,12 @@ static void parameter_adjusted(const char *name, const char *value, const char *
                           opal_process_info.nodename, name, value, used, why);
 }
 
-/* The generic BTL size parameters, bounded by what a ring can carry: a
+/* The generic BTL size parameters, bounded by what a ring can carry, and
+ * the descriptor sizes they give: a
  * larger eager message or fragment never fitted any ring (the sender
  * waited for ever with no word), and SIZE_MAX overflowed the descriptor
  * buffers' size (SIGFPE in MPI_Init). */
-static void limit_fragment_sizes(mca_btl_base_module_t *m)
+static void set_fragment_sizes(mca_btl_base_module_t *m)
 {
     struct {
         const char *name;
@@ -584,22 +585,27 @@ static void limit_fragment_sizes(mca_btl_base_module_t *m)
             *sizes[i].value = MCA_BTL_CMA_FRAG_LIMIT;
         }
     }
+    /* Descriptor buffers by size (btl_cma_frag.h); the last is the largest
+     * message this process sends, which every peer's ring must hold. */
+    mca_btl_cma_component_t *c = &mca_btl_cma_component;
+    size_t largest = m->btl_max_send_size > m->btl_eager_limit ? m->btl_max_send_size : m->btl_eager_limit;
+    c->frag_bytes[0] = MCA_BTL_CMA_FRAG_SMALL;
+    c->frag_bytes[1] = m->btl_eager_limit > MCA_BTL_CMA_FRAG_SMALL ? m->btl_eager_limit : MCA_BTL_CMA_FRAG_SMALL;
+    c->frag_bytes[2] = largest > c->frag_bytes[1] ? largest : c->frag_bytes[1];
 }
 
 static int create_segment(void)
 {
     mca_btl_cma_component_t *c = &mca_btl_cma_component;
-    mca_btl_base_module_t *m = &mca_btl_cma.super;
     shm_error_t err = {0};
 
     if (0 == c->ring_size) {
         c->ring_size = c->nlocal <= 8 ? 512 * 1024 : c->nlocal <= 16 ? 256 * 1024 : 128 * 1024;
     }
-    /* Two of the largest message must fit the ring (see shm_ring_max_payload),
-     * and a descriptor can carry MCA_BTL_CMA_FRAG_SMALL bytes whatever the
-     * limits (protocol headers with a registration handle). */
-    size_t largest = m->btl_eager_limit > m->btl_max_send_size ? m->btl_eager_limit : m->btl_max_send_size;
-    largest = largest > MCA_BTL_CMA_FRAG_SMALL ? largest : MCA_BTL_CMA_FRAG_SMALL;
+    /* Two of the largest message must fit the ring (see shm_ring_max_payload):
+     * the largest descriptor, which is MCA_BTL_CMA_FRAG_SMALL bytes whatever
+     * the limits (protocol headers with a registration handle). */
+    size_t largest = mca_btl_cma_frag_max_bytes();
     uint32_t cells = pow2_at_least(c->ring_size / SHM_RING_CELL_SIZE);
     uint32_t need =
         pow2_at_least(2 * ((largest + SHM_RING_MSG_HDR_SIZE) / SHM_RING_CELL_SIZE + 1));
@@ -858,7 +864,7 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
                             (unsigned long long) nofile.rlim_cur, c->nlocal);
     }
 
-    limit_fragment_sizes(m);
+    set_fragment_sizes(m);
     read_binding(c);
     if (OPAL_SUCCESS != create_segment()) {
         mca_btl_cma_component_release();
@@ -876,10 +882,6 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
                            "with this few descriptors the job can wait for ever");
         c->free_list_max = MCA_BTL_CMA_FREE_LIST_MIN;
     }
-    size_t largest = m->btl_max_send_size > m->btl_eager_limit ? m->btl_max_send_size : m->btl_eager_limit;
-    c->frag_bytes[0] = MCA_BTL_CMA_FRAG_SMALL;
-    c->frag_bytes[1] = m->btl_eager_limit > MCA_BTL_CMA_FRAG_SMALL ? m->btl_eager_limit : MCA_BTL_CMA_FRAG_SMALL;
-    c->frag_bytes[2] = largest > c->frag_bytes[1] ? largest : c->frag_bytes[1];
     for (int k = 0; k < MCA_BTL_CMA_FRAG_CLASSES; ++k) {
         /* Start small where buffers are large: the last class is used by
          * non-contiguous pipeline fragments only. */

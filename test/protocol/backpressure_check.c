@@ -46,99 +46,83 @@ static const size_t sizes[] = {8, 1024, 5000};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 #define LARGEST 5000
 
-static unsigned char pattern(long i, size_t k)
+/* Stream `id` (the sending rank) is message i: sizes[(i + id) % NSIZES]
+ * bytes of pattern(i, id, k), tag i. */
+static size_t stream_len(long i, int id)
 {
-    return (unsigned char) (i * 131 + (long) k * 7 + 1);
+    return sizes[(size_t) (i + id) % NSIZES];
 }
 
-static void order(long n)
+static unsigned char pattern(long i, int id, size_t k)
 {
-    if (0 == rank) {
-        unsigned char *buf = malloc((size_t) n * LARGEST);
-        MPI_Request *req = malloc((size_t) n * sizeof(*req));
-        if (!buf || !req) {
-            FAIL("out of memory for %ld messages", n);
-        }
-        for (long i = 0; i < n; ++i) {
-            size_t len = sizes[i % NSIZES];
-            unsigned char *b = buf + (size_t) i * LARGEST;
-            for (size_t k = 0; k < len; ++k) {
-                b[k] = pattern(i, k);
-            }
-            MPI_Isend(b, (int) len, MPI_BYTE, 1, (int) i, MPI_COMM_WORLD, &req[i]);
-        }
-        MPI_Waitall((int) n, req, MPI_STATUSES_IGNORE);
-        free(buf);
-        free(req);
-        return;
+    return (unsigned char) ((i * 7 + id) * 131 + (long) k * 7 + 1);
+}
+
+/* Post n Isends of this rank's stream to dest before waiting for any. */
+static void send_stream(int dest, long n)
+{
+    unsigned char *buf = malloc((size_t) n * LARGEST);
+    MPI_Request *req = malloc((size_t) n * sizeof(*req));
+    if (!buf || !req) {
+        FAIL("out of memory for %ld messages", n);
     }
-    sleep(1); /* let the sender fill the ring and queue the rest */
-    unsigned char *b = malloc(LARGEST);
     for (long i = 0; i < n; ++i) {
-        MPI_Status st;
-        int count;
-        MPI_Recv(b, LARGEST, MPI_BYTE, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
-        MPI_Get_count(&st, MPI_BYTE, &count);
-        if (st.MPI_TAG != i || (size_t) count != sizes[i % NSIZES]) {
-            FAIL("message %ld arrived as tag %d with %d bytes (expected tag %ld, %zu bytes): reordered", i,
-                 st.MPI_TAG, count, i, sizes[i % NSIZES]);
+        size_t len = stream_len(i, rank);
+        unsigned char *b = buf + (size_t) i * LARGEST;
+        for (size_t k = 0; k < len; ++k) {
+            b[k] = pattern(i, rank, k);
         }
-        for (size_t k = 0; k < (size_t) count; ++k) {
-            if (b[k] != pattern(i, k)) {
-                FAIL("message %ld byte %zu is %u, expected %u", i, k, b[k], pattern(i, k));
-            }
-        }
+        MPI_Isend(b, (int) len, MPI_BYTE, dest, (int) i, MPI_COMM_WORLD, &req[i]);
     }
-    free(b);
-    printf("order: %ld messages in order, every byte checked\n", n);
+    MPI_Waitall((int) n, req, MPI_STATUSES_IGNORE);
+    free(buf);
+    free(req);
 }
 
-static void incast(long n, int np)
+/* Receive one message from src (MPI_ANY_SOURCE allowed) with any tag and
+ * check it is the next of its sender's stream; next[] counts by sender. */
+static void take_next(unsigned char *b, int src, long *next)
 {
-    if (0 != rank) {
-        unsigned char *buf = malloc((size_t) n * LARGEST);
-        MPI_Request *req = malloc((size_t) n * sizeof(*req));
-        if (!buf || !req) {
-            FAIL("out of memory for %ld messages", n);
+    MPI_Status st;
+    int count;
+    MPI_Recv(b, LARGEST, MPI_BYTE, src, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    int from = st.MPI_SOURCE;
+    long i = next[from]++;
+    if (st.MPI_TAG != i || (size_t) count != stream_len(i, from)) {
+        FAIL("from rank %d, message %ld arrived as tag %d with %d bytes (expected tag %ld, %zu bytes): reordered",
+             from, i, st.MPI_TAG, count, i, stream_len(i, from));
+    }
+    for (size_t k = 0; k < (size_t) count; ++k) {
+        if (b[k] != pattern(i, from, k)) {
+            FAIL("from rank %d, message %ld byte %zu is %u, expected %u", from, i, k, b[k], pattern(i, from, k));
         }
-        for (long i = 0; i < n; ++i) {
-            size_t len = sizes[(i + rank) % NSIZES];
-            unsigned char *b = buf + (size_t) i * LARGEST;
-            for (size_t k = 0; k < len; ++k) {
-                b[k] = pattern(i * 7 + rank, k);
-            }
-            MPI_Isend(b, (int) len, MPI_BYTE, 0, (int) i, MPI_COMM_WORLD, &req[i]);
+    }
+}
+
+/* Rank 0 floods rank 1 (order) or every other rank floods rank 0
+ * (incast); the receiver sleeps first so that the rings fill and most
+ * sends wait in a queue. */
+static void flood(long n, int np, int incast)
+{
+    int receiver = incast ? 0 : 1;
+    if (rank != receiver) {
+        if (incast || 0 == rank) {
+            send_stream(receiver, n);
         }
-        MPI_Waitall((int) n, req, MPI_STATUSES_IGNORE);
-        free(buf);
-        free(req);
         return;
     }
     sleep(1);
     long *next = calloc((size_t) np, sizeof(*next));
     unsigned char *b = malloc(LARGEST);
-    for (long got = 0; got < n * (np - 1); ++got) {
-        MPI_Status st;
-        int count, src;
-        MPI_Recv(b, LARGEST, MPI_BYTE, MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
-        MPI_Get_count(&st, MPI_BYTE, &count);
-        src = st.MPI_SOURCE;
-        long i = next[src]++;
-        if (st.MPI_TAG != i || (size_t) count != sizes[(i + src) % NSIZES]) {
-            FAIL("from rank %d, message %ld arrived as tag %d with %d bytes (expected tag %ld, %zu bytes): "
-                 "reordered",
-                 src, i, st.MPI_TAG, count, i, sizes[(i + src) % NSIZES]);
-        }
-        for (size_t k = 0; k < (size_t) count; ++k) {
-            if (b[k] != pattern(i * 7 + src, k)) {
-                FAIL("from rank %d, message %ld byte %zu is %u, expected %u", src, i, k, b[k],
-                     pattern(i * 7 + src, k));
-            }
-        }
+    long total = incast ? n * (np - 1) : n;
+    for (long got = 0; got < total; ++got) {
+        take_next(b, incast ? MPI_ANY_SOURCE : 0, next);
     }
     free(b);
     free(next);
-    printf("incast: %ld messages from each of %d ranks in order, every byte checked\n", n, np - 1);
+    printf("%s: %ld messages from each of %d ranks in order, every byte checked\n", incast ? "incast" : "order",
+           n, incast ? np - 1 : 1);
 }
 
 static void fins(size_t size, long max_mb)
@@ -148,15 +132,15 @@ static void fins(size_t size, long max_mb)
         FAIL("out of memory");
     }
     for (size_t k = 0; k < size; ++k) {
-        s[k] = pattern(rank, k);
+        s[k] = pattern(0, rank, k);
     }
     memset(r, 0, size);
     int peer = 1 - rank;
     MPI_Sendrecv(s, (int) size, MPI_BYTE, peer, 5, r, (int) size, MPI_BYTE, peer, 5, MPI_COMM_WORLD,
                  MPI_STATUS_IGNORE);
     for (size_t k = 0; k < size; ++k) {
-        if (r[k] != pattern(peer, k)) {
-            FAIL("byte %zu is %u, expected %u", k, r[k], pattern(peer, k));
+        if (r[k] != pattern(0, peer, k)) {
+            FAIL("byte %zu is %u, expected %u", k, r[k], pattern(0, peer, k));
         }
     }
     struct rusage ru;
@@ -177,11 +161,11 @@ int main(int argc, char **argv)
     int np;
     MPI_Comm_size(MPI_COMM_WORLD, &np);
     if (argc >= 3 && 0 == strcmp(argv[1], "incast")) {
-        incast(atol(argv[2]), np);
+        flood(atol(argv[2]), np, 1);
     } else if (np != 2) {
         FAIL("needs 2 ranks");
     } else if (argc >= 3 && 0 == strcmp(argv[1], "order")) {
-        order(atol(argv[2]));
+        flood(atol(argv[2]), np, 0);
     } else if (argc >= 4 && 0 == strcmp(argv[1], "fins")) {
         fins((size_t) atol(argv[2]), atol(argv[3]));
     } else {
