@@ -75,7 +75,7 @@ typedef struct mca_btl_cma_counters_t {
     uint64_t small_ring_sends; /* of which through the small ring */
     uint64_t ring_bytes;
     uint64_t ring_recvs;
-    uint64_t ring_full;      /* ring-full back-pressure events */
+    uint64_t ring_full;      /* sends that waited for room, once each */
     uint64_t pipeline_frags; /* fragments sent through btl_send (copy pipeline) */
     uint64_t pipeline_bytes;
     uint64_t coaligned_cuts; /* fragments cut short to line the next one up with the ring */

@@ -311,7 +311,7 @@ static int cma_register(void)
     register_counter("small_ring_sends", "Of the ring messages, those sent through a small ring",
                      &c->counters.small_ring_sends);
     register_counter("ring_recvs", "Messages read from shared-memory rings", &c->counters.ring_recvs);
-    register_counter("ring_full", "Times a ring was full and a send had to wait (back-pressure)",
+    register_counter("ring_full", "Sends that found the ring full (or sends queued before them) and waited in the sender's queue, each counted once",
                      &c->counters.ring_full);
     register_counter("pipeline_frags", "Descriptors sent with btl_send (copy pipeline and control)",
                      &c->counters.pipeline_frags);

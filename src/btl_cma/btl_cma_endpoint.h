@@ -71,7 +71,8 @@ static inline int mca_btl_cma_ring_write(mca_btl_cma_endpoint_t *ep, uint16_t ta
         return OPAL_SUCCESS;
     }
     if (-EAGAIN == rc) {
-        MCA_BTL_CMA_COUNT(ring_full, 1);
+        /* Not counted in ring_full here: a queued message is retried on
+         * every progress call, and the counter counts messages that waited. */
         return OPAL_ERR_OUT_OF_RESOURCE;
     }
     return OPAL_ERR_BAD_PARAM; /* -EMSGSIZE: larger than the ring allows */

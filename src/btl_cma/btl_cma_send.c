@@ -137,6 +137,7 @@ int mca_btl_cma_send(struct mca_btl_base_module_t *btl, struct mca_btl_base_endp
     int rc = opal_list_is_empty(&ep->pending) ? frag_write(ep, frag) : OPAL_ERR_OUT_OF_RESOURCE;
     if (OPAL_ERR_OUT_OF_RESOURCE == rc) {
         /* Accepted but not sent: completion (callback) comes from progress. */
+        MCA_BTL_CMA_COUNT(ring_full, 1);
         opal_list_append(&ep->pending, &frag->base.super.super);
         OPAL_THREAD_ADD_FETCH32(&mca_btl_cma_component.pending_sends, 1);
         OPAL_THREAD_UNLOCK(&ep->tx_lock);
@@ -170,7 +171,6 @@ int mca_btl_cma_sendi(struct mca_btl_base_module_t *btl, struct mca_btl_base_end
     if (OPAL_UNLIKELY(!opal_list_is_empty(&ep->pending)) ||
         OPAL_UNLIKELY(0 != mca_btl_cma_channel_reserve(&ep->tx, (uint32_t) total, tag, &dst))) {
         OPAL_THREAD_UNLOCK(&ep->tx_lock);
-        MCA_BTL_CMA_COUNT(ring_full, 1);
         /* Hand back a descriptor, as btl.h asks: ob1 packs the message into
          * it and btl_send queues it behind the ones already waiting.
          * Without one, ob1 set the send aside on a list of its own, and
@@ -180,6 +180,11 @@ int mca_btl_cma_sendi(struct mca_btl_base_module_t *btl, struct mca_btl_base_end
          * wrapped, and then hung (a helper's sweep; vader was right). */
         if (descriptor) {
             *descriptor = mca_btl_cma_alloc(btl, ep, order, total, flags);
+        }
+        if (!descriptor || !*descriptor) {
+            /* ob1 keeps this one; with a descriptor btl_send counts it if
+             * it still has to wait. */
+            MCA_BTL_CMA_COUNT(ring_full, 1);
         }
         return OPAL_ERR_RESOURCE_BUSY;
     }
@@ -217,6 +222,7 @@ int mca_btl_cma_send_ctrl(mca_btl_cma_endpoint_t *ep, uint16_t tag, const void *
             frag->segments[0].seg_len = hdrlen + datalen;
             frag->base.des_flags = MCA_BTL_DES_FLAGS_BTL_OWNERSHIP;
             frag->tag = tag;
+            MCA_BTL_CMA_COUNT(ring_full, 1);
             opal_list_append(&ep->pending, &frag->base.super.super);
             OPAL_THREAD_ADD_FETCH32(&mca_btl_cma_component.pending_sends, 1);
             rc = OPAL_SUCCESS;

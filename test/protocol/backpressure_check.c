@@ -20,10 +20,15 @@
  *                                  read, far more than the ring holds) and
  *                                  check the bytes and that no rank grew
  *                                  past MAXMB MiB of resident memory
+ * In order mode the sender also checks the ring_full counter: the flood
+ * must have waited for room, and each waiting fragment counts once (it grew
+ * with every progress call that retried a queued send).
  * Sends that found the ring full were set aside by ob1 and overtaken by
  * later ones (80000 Isends arrived out of order, then hung); queued FINs
  * took a 32 KiB descriptor each (1.5 GB per rank for a 1 MiB message).
  */
+#include "counters.h"
+
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,8 +112,23 @@ static void flood(long n, int np, int incast)
 {
     int receiver = incast ? 0 : 1;
     if (rank != receiver) {
-        if (incast || 0 == rank) {
+        if (incast) {
             send_stream(receiver, n);
+        } else if (0 == rank) {
+            MPI_T_pvar_session session;
+            pt_counter_t full = {.name = "btl_cma_ring_full"};
+            uint64_t waited;
+            pt_counters_open("backpressure_check", &session, &full, 1);
+            send_stream(receiver, n);
+            pt_counters_read(session, &full, 1, &waited);
+            pt_counters_close(&session, &full, 1);
+            printf("order: %lu fragments of %ld sends waited for room in the ring\n", (unsigned long) waited, n);
+            /* A 5000-byte message goes out as a rendezvous header and a
+             * fragment, each of which may wait: at most 2 per message. */
+            if (0 == waited || waited > 2 * (uint64_t) n) {
+                FAIL("btl_cma_ring_full is %lu after %ld sends into a sleeping receiver (expected 1 to %ld)",
+                     (unsigned long) waited, n, 2 * n);
+            }
         }
         return;
     }
@@ -156,6 +176,8 @@ static void fins(size_t size, long max_mb)
 
 int main(int argc, char **argv)
 {
+    int provided;
+    MPI_T_init_thread(MPI_THREAD_SINGLE, &provided);
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int np;
@@ -172,6 +194,7 @@ int main(int argc, char **argv)
         FAIL("usage: backpressure_check order N | incast N | fins SIZE MAXMB");
     }
     MPI_Barrier(MPI_COMM_WORLD);
+    MPI_T_finalize(); /* before MPI_Finalize: after it, Open MPI 4.1.4 crashes */
     MPI_Finalize();
     if (0 == rank) {
         printf("PASS %s\n", argv[1]);
