@@ -143,6 +143,7 @@ typedef struct mca_btl_cma_component_t {
     int yield_idle;
     bool yield_auto;        /* yield_idle was -1: decided from the CPUs the local ranks may use */
     bool keep_pidfds;       /* watch peers through a pidfd each (else kill(pid, 0)) */
+    bool exit_allowed;      /* orte_allowed_exit_without_sync: an unfinalized exit is no failure */
     void *job_cpus;         /* hwloc_bitmap_t: union of this process's and its peers' CPU sets */
     bool job_cpus_unknown;  /* some local rank's set was not published */
     int calibration_mode;

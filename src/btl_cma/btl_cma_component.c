@@ -227,7 +227,8 @@ static int cma_register(void)
     c->liveness_ms = 200;
     register_param("liveness_ms",
                    "Milliseconds between checks that peers are alive (a dead peer is reported to the PML "
-                   "within about this time; 0 disables)",
+                   "within about this time; 0 disables; with orte_allowed_exit_without_sync a peer that "
+                   "exits without MPI_Finalize is only marked unreachable)",
                    MCA_BASE_VAR_TYPE_UNSIGNED_INT, OPAL_INFO_LVL_5, &c->liveness_ms);
 
     /* Automatic by default: yield only where the local ranks outnumber the
@@ -462,6 +463,18 @@ static bool ompi_yields_when_idle(void)
         return *(const bool *) value;
     }
     return opal_progress_yield_when_idle;
+}
+
+/* mpirun's orte_allowed_exit_without_sync lets a process end the job's
+ * use of it by exiting without MPI_Finalize (exit status 0; a crash or a
+ * signal still ends the job through mpirun).  vader lets such a job go on,
+ * and cma had ended it as "peer failed". */
+static bool exit_without_finalize_allowed(void)
+{
+    const void *value = NULL;
+    int idx = mca_base_var_find("orte", "orte", NULL, "allowed_exit_without_sync");
+    return idx >= 0 && OPAL_SUCCESS == mca_base_var_get_value(idx, &value, NULL, NULL) && value &&
+           *(const bool *) value;
 }
 
 /* Busy polling pays only while every local rank has a CPU of its own.
@@ -838,9 +851,11 @@ static mca_btl_base_module_t **cma_init(int *num_btls, bool enable_progress_thre
     c->nlocal = opal_process_info.num_local_peers + 1;
     c->local_rank = opal_process_info.my_local_rank;
     if (c->nlocal < 2 || c->local_rank < 0 || c->local_rank >= c->nlocal) {
-        MCA_BTL_CMA_VERBOSE(1, "no other process of this job on the node: not used");
+        MCA_BTL_CMA_VERBOSE(1, "no other process of this job on the node: not used (processes started later by "
+                               "MPI_Comm_spawn belong to another job, which cma does not connect: add tcp)");
         return NULL;
     }
+    c->exit_allowed = exit_without_finalize_allowed();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     c->probe_word = 0x636d6150726f6265ull ^ ((uint64_t) getpid() << 20) ^ (uint64_t) ts.tv_nsec;

@@ -228,12 +228,22 @@ static mca_btl_cma_endpoint_t *create_endpoint(struct opal_proc_t *proc, const m
 
 /* True when some initialised BTL other than cma and self could reach a
  * peer that cma leaves alone (tcp, ofi, ...). */
-static bool another_btl_selected(void)
+/* Whether a selected BTL other than the job-local ones could reach a
+ * process of another job.  Open MPI's shared-memory BTLs (vader, and sm
+ * and smcuda) connect only the processes of one job, like cma: with
+ * "cma,vader,self" the hint was left out and the spawn failed with only
+ * the PML's generic message. */
+static bool job_crossing_btl_selected(void)
 {
+    static const char *const job_local[] = {"cma", "self", "vader", "sm", "smcuda"};
     mca_btl_base_selected_module_t *sm;
     OPAL_LIST_FOREACH (sm, &mca_btl_base_modules_initialized, mca_btl_base_selected_module_t) {
         const char *name = sm->btl_component->btl_version.mca_component_name;
-        if (0 != strcmp(name, "cma") && 0 != strcmp(name, "self")) {
+        bool local = false;
+        for (size_t k = 0; k < sizeof(job_local) / sizeof(job_local[0]); ++k) {
+            local = local || 0 == strcmp(name, job_local[k]);
+        }
+        if (!local) {
             return true;
         }
     }
@@ -251,7 +261,7 @@ static void foreign_peer(const opal_proc_t *proc)
     static bool told;
     MCA_BTL_CMA_VERBOSE(10, "peer %s belongs to another job: not claimed (cma connects the processes of one job)",
                         OPAL_NAME_PRINT(proc->proc_name));
-    if (!told && !another_btl_selected()) {
+    if (!told && !job_crossing_btl_selected()) {
         told = true;
         mca_btl_cma_show_help("other job",
                               "on %s, process %s belongs to another job (MPI_Comm_spawn or MPI_Comm_connect); cma "

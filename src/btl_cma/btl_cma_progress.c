@@ -180,7 +180,8 @@ static uint64_t now_ns(void)
 }
 
 /* A peer that exits without going through MPI_Finalize was killed or
- * crashed: messages from it may be lost, so the job cannot continue
+ * crashed (unless orte_allowed_exit_without_sync says such exits are
+ * intended): messages from it may be lost, so the job cannot continue
  * correctly.  A peer that finalized marked its own segment so (a peer that
  * finalized may well never have written to our ring). */
 static void check_liveness(mca_btl_cma_component_t *c)
@@ -192,6 +193,15 @@ static void check_liveness(mca_btl_cma_component_t *c)
         }
         if (__atomic_load_n(&MCA_BTL_CMA_SEGMENT_HEADER(ep->segment.base)->finalized, __ATOMIC_ACQUIRE)) {
             ep->failed = true; /* orderly exit: nothing more will come */
+            continue;
+        }
+        if (c->exit_allowed) {
+            /* The user allowed it (mpirun reports a crash itself); what the
+             * peer wrote before exiting stays in our ring and is delivered. */
+            ep->failed = true;
+            MCA_BTL_CMA_VERBOSE(1, "local rank %d exited without MPI_Finalize, as orte_allowed_exit_without_sync "
+                                   "allows: marked unreachable",
+                                i);
             continue;
         }
         mca_btl_cma_peer_failed(ep, "the process exited or was killed without finalizing");

@@ -83,8 +83,11 @@ static const char *space_hint(int e)
         return "permission denied on /dev/shm; check its mode (1777) and mount options";
     case ENOSYS:
         return "this kernel lacks the call; use the other segment kind";
+    case EROFS:
+        return "the shared-memory file system is mounted read-only; use a memfd segment or remount it "
+               "read-write";
     default:
-        return "see the system error above";
+        return "the system error just named is its cause";
     }
 }
 
