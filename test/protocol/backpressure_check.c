@@ -20,7 +20,11 @@
  *                                  read, far more than the ring holds) and
  *                                  check the bytes and that no rank grew
  *                                  past MAXMB MiB of resident memory
- * In order mode the sender also checks the ring_full counter: the flood
+ *   backpressure_check order N waits
+ *                                  the same, and the sender also checks the
+ *                                  ring_full counter (default fragment sizes
+ *                                  only: a send is at most 2 fragments)
+ * With "waits" the sender checks the ring_full counter: the flood
  * must have waited for room, and each waiting fragment counts once (it grew
  * with every progress call that retried a queued send).
  * Sends that found the ring full were set aside by ob1 and overtaken by
@@ -108,11 +112,13 @@ static void take_next(unsigned char *b, int src, long *next)
 /* Rank 0 floods rank 1 (order) or every other rank floods rank 0
  * (incast); the receiver sleeps first so that the rings fill and most
  * sends wait in a queue. */
-static void flood(long n, int np, int incast)
+static void flood(long n, int np, int incast, int check_waits)
 {
     int receiver = incast ? 0 : 1;
     if (rank != receiver) {
         if (incast) {
+            send_stream(receiver, n);
+        } else if (0 == rank && !check_waits) {
             send_stream(receiver, n);
         } else if (0 == rank) {
             MPI_T_pvar_session session;
@@ -183,15 +189,15 @@ int main(int argc, char **argv)
     int np;
     MPI_Comm_size(MPI_COMM_WORLD, &np);
     if (argc >= 3 && 0 == strcmp(argv[1], "incast")) {
-        flood(atol(argv[2]), np, 1);
+        flood(atol(argv[2]), np, 1, 0);
     } else if (np != 2) {
         FAIL("needs 2 ranks");
     } else if (argc >= 3 && 0 == strcmp(argv[1], "order")) {
-        flood(atol(argv[2]), np, 0);
+        flood(atol(argv[2]), np, 0, argc >= 4 && 0 == strcmp(argv[3], "waits"));
     } else if (argc >= 4 && 0 == strcmp(argv[1], "fins")) {
         fins((size_t) atol(argv[2]), atol(argv[3]));
     } else {
-        FAIL("usage: backpressure_check order N | incast N | fins SIZE MAXMB");
+        FAIL("usage: backpressure_check order N [waits] | incast N | fins SIZE MAXMB");
     }
     MPI_Barrier(MPI_COMM_WORLD);
     MPI_T_finalize(); /* before MPI_Finalize: after it, Open MPI 4.1.4 crashes */
