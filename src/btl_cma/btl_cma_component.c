@@ -312,7 +312,9 @@ static int cma_register(void)
     register_counter("small_ring_sends", "Of the ring messages, those sent through a small ring",
                      &c->counters.small_ring_sends);
     register_counter("ring_recvs", "Messages read from shared-memory rings", &c->counters.ring_recvs);
-    register_counter("ring_full", "Sends that found the ring full (or sends queued before them) and waited in the sender's queue, each counted once",
+    register_counter("ring_full",
+                     "Sends that found the ring full (or sends queued before them) and waited in the "
+                     "sender's queue, each counted once",
                      &c->counters.ring_full);
     register_counter("pipeline_frags", "Descriptors sent with btl_send (copy pipeline and control)",
                      &c->counters.pipeline_frags);
@@ -452,17 +454,24 @@ void mca_btl_cma_note_peer_cpus(const char *cpuset_list)
     hwloc_bitmap_free(peer);
 }
 
+/* A boolean parameter of another Open MPI layer, or fallback where this
+ * build does not have it. */
+static bool other_layer_flag(const char *project, const char *framework, const char *name, bool fallback)
+{
+    const void *value = NULL;
+    int idx = mca_base_var_find(project, framework, NULL, name);
+    if (idx >= 0 && OPAL_SUCCESS == mca_base_var_get_value(idx, &value, NULL, NULL) && value) {
+        return *(const bool *) value;
+    }
+    return fallback;
+}
+
 /* Whether Open MPI's progress will yield on idle calls by itself: the MPI
  * layer sets the flag progress reads (opal_progress_yield_when_idle) only
  * after add_procs, so read the parameter it comes from. */
 static bool ompi_yields_when_idle(void)
 {
-    const void *value = NULL;
-    int idx = mca_base_var_find("ompi", "mpi", NULL, "yield_when_idle");
-    if (idx >= 0 && OPAL_SUCCESS == mca_base_var_get_value(idx, &value, NULL, NULL) && value) {
-        return *(const bool *) value;
-    }
-    return opal_progress_yield_when_idle;
+    return other_layer_flag("ompi", "mpi", "yield_when_idle", opal_progress_yield_when_idle);
 }
 
 /* mpirun's orte_allowed_exit_without_sync lets a process end the job's
@@ -471,10 +480,7 @@ static bool ompi_yields_when_idle(void)
  * and cma had ended it as "peer failed". */
 static bool exit_without_finalize_allowed(void)
 {
-    const void *value = NULL;
-    int idx = mca_base_var_find("orte", "orte", NULL, "allowed_exit_without_sync");
-    return idx >= 0 && OPAL_SUCCESS == mca_base_var_get_value(idx, &value, NULL, NULL) && value &&
-           *(const bool *) value;
+    return other_layer_flag("orte", "orte", "allowed_exit_without_sync", false);
 }
 
 /* Busy polling pays only while every local rank has a CPU of its own.

@@ -226,8 +226,6 @@ static mca_btl_cma_endpoint_t *create_endpoint(struct opal_proc_t *proc, const m
     return ep;
 }
 
-/* True when some initialised BTL other than cma and self could reach a
- * peer that cma leaves alone (tcp, ofi, ...). */
 /* Whether a selected BTL other than the job-local ones could reach a
  * process of another job.  Open MPI's shared-memory BTLs (vader, and sm
  * and smcuda) connect only the processes of one job, like cma: with
@@ -239,12 +237,12 @@ static bool job_crossing_btl_selected(void)
     mca_btl_base_selected_module_t *sm;
     OPAL_LIST_FOREACH (sm, &mca_btl_base_modules_initialized, mca_btl_base_selected_module_t) {
         const char *name = sm->btl_component->btl_version.mca_component_name;
-        bool local = false;
-        for (size_t k = 0; k < sizeof(job_local) / sizeof(job_local[0]); ++k) {
-            local = local || 0 == strcmp(name, job_local[k]);
+        size_t k = 0;
+        while (k < sizeof(job_local) / sizeof(job_local[0]) && 0 != strcmp(name, job_local[k])) {
+            ++k;
         }
-        if (!local) {
-            return true;
+        if (k == sizeof(job_local) / sizeof(job_local[0])) {
+            return true; /* tcp, ofi, ... */
         }
     }
     return false;

@@ -24,9 +24,7 @@
  *                                  the same, and the sender also checks the
  *                                  ring_full counter (default fragment sizes
  *                                  only: a send is at most 2 fragments)
- * With "waits" the sender checks the ring_full counter: the flood
- * must have waited for room, and each waiting fragment counts once (it grew
- * with every progress call that retried a queued send).
+ * (ring_full grew with every progress call that retried a queued send.)
  * Sends that found the ring full were set aside by ob1 and overtaken by
  * later ones (80000 Isends arrived out of order, then hung); queued FINs
  * took a 32 KiB descriptor each (1.5 GB per rank for a 1 MiB message).
@@ -109,6 +107,26 @@ static void take_next(unsigned char *b, int src, long *next)
     }
 }
 
+/* send_stream, and then check the ring_full counter: the flood must have
+ * waited for room, each waiting fragment counted once.  A 5000-byte
+ * message goes out as a rendezvous header and a fragment, each of which
+ * may wait: at most 2 per message. */
+static void send_stream_counting_waits(int dest, long n)
+{
+    MPI_T_pvar_session session;
+    pt_counter_t full = {.name = "btl_cma_ring_full"};
+    uint64_t waited;
+    pt_counters_open("backpressure_check", &session, &full, 1);
+    send_stream(dest, n);
+    pt_counters_read(session, &full, 1, &waited);
+    pt_counters_close(&session, &full, 1);
+    printf("order: %lu fragments of %ld sends waited for room in the ring\n", (unsigned long) waited, n);
+    if (0 == waited || waited > 2 * (uint64_t) n) {
+        FAIL("btl_cma_ring_full is %lu after %ld sends into a sleeping receiver (expected 1 to %ld)",
+             (unsigned long) waited, n, 2 * n);
+    }
+}
+
 /* Rank 0 floods rank 1 (order) or every other rank floods rank 0
  * (incast); the receiver sleeps first so that the rings fill and most
  * sends wait in a queue. */
@@ -116,25 +134,8 @@ static void flood(long n, int np, int incast, int check_waits)
 {
     int receiver = incast ? 0 : 1;
     if (rank != receiver) {
-        if (incast) {
-            send_stream(receiver, n);
-        } else if (0 == rank && !check_waits) {
-            send_stream(receiver, n);
-        } else if (0 == rank) {
-            MPI_T_pvar_session session;
-            pt_counter_t full = {.name = "btl_cma_ring_full"};
-            uint64_t waited;
-            pt_counters_open("backpressure_check", &session, &full, 1);
-            send_stream(receiver, n);
-            pt_counters_read(session, &full, 1, &waited);
-            pt_counters_close(&session, &full, 1);
-            printf("order: %lu fragments of %ld sends waited for room in the ring\n", (unsigned long) waited, n);
-            /* A 5000-byte message goes out as a rendezvous header and a
-             * fragment, each of which may wait: at most 2 per message. */
-            if (0 == waited || waited > 2 * (uint64_t) n) {
-                FAIL("btl_cma_ring_full is %lu after %ld sends into a sleeping receiver (expected 1 to %ld)",
-                     (unsigned long) waited, n, 2 * n);
-            }
+        if (incast || 0 == rank) {
+            (check_waits ? send_stream_counting_waits : send_stream)(receiver, n);
         }
         return;
     }
